@@ -1,0 +1,518 @@
+/**
+ * runner — the public entry point. A Runner owns its registry of workflows, starts runs
+ * idempotently, executes them in this process right away, resumes what crashed or parked, and
+ * (with `work()`) claims runs any process left behind. It validates every argument before touching
+ * the database, so bad input leaves the database unchanged.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  InvalidArgumentError,
+  RunNotFoundError,
+  RunnerClosedError,
+  TrackingIdConflictError,
+  WorkflowDefinitionChangedError,
+  errorFromRecord,
+} from '../errors/errors';
+import type { Logger, NodeDefinition, WorkflowClass, WorkflowDefinition } from '../graph/types';
+import { DEFAULT_MAX_PAYLOAD_BYTES, devalueSerializer, encodeValue, type Serializer } from '../serialization/serializer';
+import { describeThrown, type StoredError } from '../serialization/thrown';
+import type { Claim, ClaimOptions, EventRecord, EventWrite, RunRecord, RunStatus, StepStatus } from '../storage/records';
+import type { Storage } from '../storage/storage';
+import { systemClock, type Clock } from '../time/clock';
+import { parseDuration, type Duration } from '../time/duration';
+import { activate } from './activation';
+import { createContext } from './context';
+import type { CairnEvent, EventListener } from './events';
+import { RunExecution, type ExecutionDeps, type ExecutionOutcome } from './execution';
+import { consoleLogger } from './logger';
+import { Registry } from './registry';
+
+export interface RunnerOptions {
+  storage: Storage;
+  /** Workflows this runner executes (classes passed to `start` are registered too). */
+  workflows?: WorkflowClass[];
+  /** Returns the instance whose methods run (your DI container). Default: `new cls()`. */
+  resolve?: (cls: WorkflowClass) => object;
+  clock?: Clock;
+  serializer?: Serializer;
+  logger?: Logger;
+  /** Called for every event of every run this runner executes. */
+  onEvent?: EventListener;
+  /** Identifies this worker in leases. Default: `<hostname>:<pid>:<random>`. */
+  workerId?: string;
+  /** How long a claim lasts without renewal. Default '30s'. */
+  leaseMs?: Duration;
+  /** How often a running run's lease is renewed. Default leaseMs / 3. */
+  heartbeatMs?: Duration;
+  /** Backoffs longer than this park the run durably (`wake_at`) instead of waiting in memory. Default '5s'. */
+  parkAfterMs?: Duration;
+  /** How often `result()` and `work()` look at the database. Default '250ms'. */
+  pollMs?: Duration;
+  /** Largest serialized input or step output, in bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Random source for backoff jitter. Default Math.random. */
+  random?: () => number;
+}
+
+export interface WorkOptions {
+  /** Runs executed at once by this runner (including ones it started). Default 10. */
+  concurrency?: number;
+  /** How often to look for claimable runs. Default: the runner's pollMs. */
+  pollMs?: Duration;
+}
+
+export interface CloseOptions {
+  /** How long to let in-flight steps finish before abandoning them. Default '10s'. */
+  timeoutMs?: Duration;
+}
+
+export interface StepInfo {
+  name: string;
+  status: StepStatus;
+  attempts: number;
+  /** The last error (or the skip reason) as a message. */
+  error: string | undefined;
+  childRunId: string | undefined;
+}
+
+export interface RunInfo {
+  runId: string;
+  trackingId: string;
+  workflow: string;
+  version: number;
+  status: RunStatus;
+  /** The error the run failed (or is parked) with. */
+  error: Error | undefined;
+  steps: StepInfo[];
+  wakeAt: number | undefined;
+  parentRunId: string | undefined;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RunHandle<R = unknown> {
+  readonly runId: string;
+  readonly trackingId: string;
+  readonly workflow: string;
+  /** Resolves with the run's result once it completes; rejects with its error if it fails. */
+  result(): Promise<R>;
+  status(): Promise<RunInfo>;
+  /** The run's append-only trace. */
+  history(): Promise<EventRecord[]>;
+}
+
+const MAX_TRACKING_ID = 512;
+
+function duration(value: Duration | undefined, fallback: number, label: string, min = 1): number {
+  if (value === undefined) return fallback;
+  const parsed = parseDuration(value, label);
+  if ('problem' in parsed) throw new InvalidArgumentError(parsed.problem);
+  if (parsed.ms < min) throw new InvalidArgumentError(`${label} must be at least ${min} ms (got ${parsed.ms})`);
+  return parsed.ms;
+}
+
+function validateTrackingId(trackingId: unknown): asserts trackingId is string {
+  if (typeof trackingId !== 'string') throw new InvalidArgumentError(`trackingId must be a string (got ${trackingId === null ? 'null' : typeof trackingId}).`);
+  if (trackingId.length === 0 || trackingId.length > MAX_TRACKING_ID) throw new InvalidArgumentError(`trackingId must be 1–${MAX_TRACKING_ID} characters (got ${trackingId.length}).`);
+  if (/[\u0000-\u001f]/.test(trackingId)) throw new InvalidArgumentError('trackingId must not contain control characters (NUL, newlines…).');
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(trackingId)) throw new InvalidArgumentError('trackingId must be valid Unicode (it contains a lone surrogate).');
+}
+
+export class Runner {
+  private readonly storage: Storage;
+  private readonly registry = new Registry();
+  private readonly resolveInstance: (cls: WorkflowClass) => object;
+  private readonly clock: Clock;
+  private readonly serializer: Serializer;
+  private readonly logger: Logger;
+  private readonly listener: EventListener | undefined;
+  private readonly pollMs: number;
+  private readonly deps: ExecutionDeps;
+  private readonly active = new Map<string, { execution: RunExecution; done: Promise<void> }>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly closing = new AbortController();
+  private working: Promise<void> | undefined;
+  private closed = false;
+
+  /** This worker's id, as written into the leases it takes. */
+  readonly workerId: string;
+
+  constructor(options: RunnerOptions) {
+    if (!options || typeof options !== 'object') throw new InvalidArgumentError('new Runner(options) needs an options object with a storage.');
+    const storage = options.storage as Partial<Storage> | undefined;
+    if (!storage || typeof storage.createRun !== 'function' || typeof storage.commit !== 'function') {
+      throw new InvalidArgumentError('Runner options.storage must be a Cairn Storage (for example new SqliteStorage({ filename })).');
+    }
+    if (options.resolve !== undefined && typeof options.resolve !== 'function') throw new InvalidArgumentError('Runner options.resolve must be a function (cls) => instance.');
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new InvalidArgumentError('Runner options.onEvent must be a function.');
+    const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1) throw new InvalidArgumentError(`Runner options.maxPayloadBytes must be a positive integer (got ${String(options.maxPayloadBytes)}).`);
+    if (options.workerId !== undefined && (typeof options.workerId !== 'string' || options.workerId.length === 0 || options.workerId.length > 200)) {
+      throw new InvalidArgumentError('Runner options.workerId must be a string of 1–200 characters.');
+    }
+    this.storage = options.storage;
+    this.resolveInstance = options.resolve ?? ((cls) => new (cls as new () => object)());
+    this.clock = options.clock ?? systemClock;
+    this.serializer = options.serializer ?? devalueSerializer;
+    this.logger = options.logger ?? consoleLogger;
+    this.listener = options.onEvent;
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const leaseMs = duration(options.leaseMs, 30_000, 'leaseMs', 100);
+    const heartbeatMs = duration(options.heartbeatMs, Math.floor(leaseMs / 3), 'heartbeatMs');
+    if (heartbeatMs >= leaseMs) throw new InvalidArgumentError(`heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs}).`);
+    this.pollMs = duration(options.pollMs, 250, 'pollMs');
+    this.deps = {
+      storage: this.storage,
+      serializer: this.serializer,
+      clock: this.clock,
+      logger: this.logger,
+      settings: {
+        owner: this.workerId,
+        leaseMs,
+        heartbeatMs,
+        parkAfterMs: duration(options.parkAfterMs, 5_000, 'parkAfterMs', 0),
+        maxPayloadBytes,
+        random: options.random ?? Math.random,
+      },
+      emit: (event: CairnEvent) => this.listener?.(event),
+      startChild: (parent, node, input, trackingId) => this.startChild(parent, node, input, trackingId),
+      resumeChild: async (childRunId) => {
+        await this.claimAndLaunch(childRunId, { includeFailed: true }, false);
+      },
+    };
+    for (const cls of options.workflows ?? []) this.registry.register(cls);
+  }
+
+  /** Registers workflow classes (compiling and validating them). */
+  register(...workflows: WorkflowClass[]): WorkflowDefinition[] {
+    return workflows.map((cls) => this.registry.register(cls));
+  }
+
+  /** Creates or upgrades Cairn's tables. */
+  async migrate(): Promise<void> {
+    this.assertOpen();
+    await this.storage.migrate();
+  }
+
+  /**
+   * Starts a run of `workflow`, or returns the existing run with this tracking id: completed runs
+   * resolve to their stored result, live runs are awaited, failed or abandoned runs resume.
+   */
+  async start<R = unknown, W extends object = object>(workflow: WorkflowClass<W>, input: unknown, trackingId: string): Promise<RunHandle<R>> {
+    this.assertOpen();
+    const definition = this.registry.register(workflow);
+    validateTrackingId(trackingId);
+    const inputText = encodeValue(this.serializer, input, `input of workflow ${definition.name}`, this.deps.settings.maxPayloadBytes);
+    const run = await this.startRun(definition, inputText, trackingId, null);
+    return this.handle<R>(run);
+  }
+
+  /** `start` and await the result. */
+  async run<R = unknown, W extends object = object>(workflow: WorkflowClass<W>, input: unknown, trackingId: string): Promise<R> {
+    return (await this.start<R, W>(workflow, input, trackingId)).result();
+  }
+
+  /** The run with this tracking id, or undefined. */
+  async get<R = unknown, W extends object = object>(workflow: WorkflowClass<W>, trackingId: string): Promise<RunHandle<R> | undefined> {
+    this.assertOpen();
+    const definition = this.registry.register(workflow);
+    validateTrackingId(trackingId);
+    const run = await this.storage.findRun(definition.name, trackingId);
+    return run ? this.handle<R>(run) : undefined;
+  }
+
+  /**
+   * Resumes a failed, parked or abandoned run now (failed steps get a fresh retry budget).
+   * Throws `RunNotFoundError`, or `WorkflowDefinitionChangedError` when no registered class
+   * matches the graph the run started with.
+   */
+  async resume<R = unknown, W extends object = object>(workflow: WorkflowClass<W>, trackingId: string): Promise<RunHandle<R>> {
+    this.assertOpen();
+    const definition = this.registry.register(workflow);
+    validateTrackingId(trackingId);
+    const run = await this.storage.findRun(definition.name, trackingId);
+    if (!run) throw new RunNotFoundError(`No run of workflow '${definition.name}' has tracking id '${trackingId}'.`);
+    if (run.status !== 'completed' && !this.active.has(run.id)) await this.claimAndLaunch(run.id, { includeFailed: true, ignoreWakeAt: true }, true);
+    return this.handle<R>(run);
+  }
+
+  /**
+   * Makes this runner a worker: it keeps claiming runs that are pending, due after parking, or
+   * abandoned by a dead worker (expired lease), until `close()`.
+   */
+  work(options: WorkOptions = {}): void {
+    this.assertOpen();
+    if (this.working) throw new InvalidArgumentError('work() was already called on this runner.');
+    const concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`work({ concurrency }) must be a positive integer (got ${String(concurrency)}).`);
+    const pollMs = duration(options.pollMs, this.pollMs, 'work({ pollMs })');
+    this.working = this.workLoop(concurrency, pollMs);
+  }
+
+  /**
+   * Stops claiming, lets in-flight steps finish (up to `timeoutMs`), abandons the rest (their
+   * leases expire and another worker resumes them), and closes the storage.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.closed) return;
+    const timeoutMs = duration(options.timeoutMs, 10_000, 'close({ timeoutMs })', 0);
+    this.closed = true;
+    this.closing.abort(new RunnerClosedError('The runner is closing.'));
+    await this.working;
+    const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    if ((await Promise.race([all, deadline])) === 'timeout') {
+      for (const { execution } of this.active.values()) execution.stop(new RunnerClosedError('The runner closed before this step finished.'));
+      await all;
+    }
+    clearTimeout(timer);
+    for (const waiters of this.waiters.values()) for (const wake of waiters) wake();
+    await this.storage.close();
+  }
+
+  // ---- starting and claiming --------------------------------------------------------------------
+
+  private async startRun(definition: WorkflowDefinition, inputText: string, trackingId: string, parent: { runId: string; node: string } | null): Promise<RunRecord> {
+    const id = randomUUID();
+    const now = this.clock.now();
+    const input = this.serializer.deserialize(inputText);
+    // Resolve before writing: a DI failure must not leave a claimed run behind.
+    const instance = this.resolve(definition);
+    let seq = 1;
+    const events: EventWrite[] = [{ seq: seq++, type: 'run_started', node: null, attempt: null, detail: parent ? JSON.stringify({ parentRunId: parent.runId, parentNode: parent.node }) : null }];
+    const source = { workflow: definition.name, runId: id, trackingId, input, results: {}, logger: this.logger };
+    const activation = await activate({
+      definition,
+      fromStage: 0,
+      rows: new Map(),
+      context: (node) => createContext(source, node, 0, this.closing.signal),
+      now,
+      nextSeq: () => seq++,
+    });
+    events.push(...activation.events);
+    const result = await this.storage.createRun(
+      {
+        run: { id, workflowName: definition.name, workflowVersion: definition.version, graphHash: definition.hash, trackingId, input: inputText, parentRunId: parent?.runId ?? null, parentNode: parent?.node ?? null },
+        owner: this.workerId,
+        leaseMs: this.deps.settings.leaseMs,
+        steps: activation.steps,
+        events,
+      },
+      now,
+    );
+    if (result.created) {
+      for (const e of events) {
+        this.listener?.({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
+      }
+      this.launch(definition, result.claim, false, instance);
+      return result.claim.run;
+    }
+    const existing = result.run;
+    if (!isDeepStrictEqual(this.serializer.deserialize(existing.input), input)) {
+      throw new TrackingIdConflictError(
+        `Workflow '${definition.name}' already has a run with tracking id '${trackingId}' (run ${existing.id}) and a different input; nothing was changed. Use a new tracking id for a new run.`,
+      );
+    }
+    await this.adopt(existing, parent === null);
+    return existing;
+  }
+
+  /** Brings an existing run of a repeated `start` back to life when nobody is running it. */
+  private async adopt(run: RunRecord, resumeFailed: boolean): Promise<void> {
+    if (this.active.has(run.id) || run.status === 'completed') return;
+    const now = this.clock.now();
+    const abandoned = run.status === 'pending' || (run.status === 'running' && run.leaseExpiresAt !== null && run.leaseExpiresAt <= now);
+    const due = run.status === 'waiting' && run.wakeAt !== null && run.wakeAt <= now;
+    if (run.status === 'failed' && resumeFailed) await this.claimAndLaunch(run.id, { includeFailed: true }, true);
+    else if (abandoned || due) await this.claimAndLaunch(run.id, {}, true);
+    else if (run.status === 'waiting' && run.error) throw errorFromRecord(JSON.parse(run.error) as StoredError);
+  }
+
+  private async startChild(parent: RunRecord, node: NodeDefinition, input: unknown, trackingId: string): Promise<RunRecord> {
+    const target = this.registry.register(node.subflow!.target);
+    validateTrackingId(trackingId);
+    const inputText = encodeValue(this.serializer, input, `input of subflow ${node.name} (${target.name})`, this.deps.settings.maxPayloadBytes);
+    return this.startRun(target, inputText, trackingId, { runId: parent.id, node: node.name });
+  }
+
+  /** Claims a run and executes it here. Returns false when someone else holds a live lease. */
+  private async claimAndLaunch(runId: string, options: ClaimOptions, explicit: boolean): Promise<boolean> {
+    if (this.closed || this.active.has(runId)) return false;
+    const claim = await this.storage.claimRun(runId, this.workerId, this.deps.settings.leaseMs, this.clock.now(), options);
+    if (!claim) return false;
+    return this.route(claim, explicit);
+  }
+
+  private async route(claim: Claim, explicit: boolean): Promise<boolean> {
+    const definition = this.registry.forRun(claim.run);
+    if (definition instanceof Error) {
+      if (definition instanceof WorkflowDefinitionChangedError) await RunExecution.parkChanged(this.deps, claim, definition);
+      else await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+      if (explicit) throw definition;
+      this.logger.warn(`cairn: ${definition.message}`, { runId: claim.run.id });
+      return false;
+    }
+    let instance: object;
+    try {
+      instance = this.resolve(definition);
+    } catch (error) {
+      await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+      throw error;
+    }
+    this.launch(definition, claim, true, instance);
+    return true;
+  }
+
+  private resolve(definition: WorkflowDefinition): object {
+    const instance = this.resolveInstance(definition.workflowClass);
+    if (instance === null || typeof instance !== 'object') {
+      throw new InvalidArgumentError(`resolve(${definition.workflowClass.name}) returned ${instance === null ? 'null' : typeof instance}, not an instance.`);
+    }
+    return instance;
+  }
+
+  private launch(definition: WorkflowDefinition, claim: Claim, resumed: boolean, instance: object): void {
+    const execution = new RunExecution(this.deps, definition, claim, instance, resumed);
+    const runId = claim.run.id;
+    const done = execution.execute().then(
+      (outcome) => {
+        this.active.delete(runId);
+        this.afterExecution(claim.run, outcome);
+      },
+      (error: unknown) => {
+        this.active.delete(runId);
+        this.logger.error(`cairn: execution of run ${runId} crashed`, { error: describeThrown(error).message });
+      },
+    );
+    this.active.set(runId, { execution, done });
+  }
+
+  private afterExecution(run: RunRecord, outcome: ExecutionOutcome): void {
+    switch (outcome.kind) {
+      case 'completed':
+      case 'failed':
+        this.notify(run.id);
+        if (run.parentRunId) this.tryResume(run.parentRunId, { ignoreWakeAt: true });
+        return;
+      case 'parked':
+        if (outcome.childFinished) this.tryResume(run.id, { ignoreWakeAt: true });
+        else if (outcome.wakeAt !== null) this.scheduleWake(run.id, outcome.wakeAt);
+        return;
+      case 'lost':
+        return;
+      case 'stopped':
+        if (!this.closed) this.logger.error(`cairn: execution of run ${run.id} stopped`, { error: describeThrown(outcome.error).message });
+        return;
+    }
+  }
+
+  private tryResume(runId: string, options: ClaimOptions): void {
+    this.claimAndLaunch(runId, options, false).catch((error: unknown) => {
+      if (!this.closed) this.logger.warn(`cairn: could not resume run ${runId}`, { error: describeThrown(error).message });
+    });
+  }
+
+  private scheduleWake(runId: string, wakeAt: number): void {
+    this.clock.sleep(Math.max(0, wakeAt - this.clock.now()), this.closing.signal).then(
+      () => this.tryResume(runId, {}),
+      () => undefined,
+    );
+  }
+
+  private async workLoop(concurrency: number, pollMs: number): Promise<void> {
+    while (!this.closed) {
+      const free = concurrency - this.active.size;
+      if (free > 0) {
+        try {
+          const claims = await this.storage.claimDue(this.registry.names(), this.workerId, this.deps.settings.leaseMs, free, this.clock.now(), [...this.active.keys()]);
+          for (const claim of claims) await this.route(claim, false).catch((error: unknown) => this.logger.warn('cairn: could not start a claimed run', { error: describeThrown(error).message }));
+        } catch (error) {
+          if (!this.closed) this.logger.warn('cairn: claiming runs failed; retrying', { error: describeThrown(error).message });
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.closing.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  // ---- handles ----------------------------------------------------------------------------------
+
+  private handle<R>(run: RunRecord): RunHandle<R> {
+    return Object.freeze({
+      runId: run.id,
+      trackingId: run.trackingId,
+      workflow: run.workflowName,
+      result: () => this.result<R>(run.id),
+      status: () => this.info(run.id),
+      history: () => this.storage.listEvents(run.id),
+    });
+  }
+
+  private async result<R>(runId: string): Promise<R> {
+    for (;;) {
+      const run = await this.storage.getRun(runId);
+      if (!run) throw new RunNotFoundError(`Run ${runId} does not exist.`);
+      if (run.status === 'completed') return (run.output === null ? undefined : this.serializer.deserialize(run.output)) as R;
+      if (run.status === 'failed') throw errorFromRecord(JSON.parse(run.error ?? '{"name":"Error","message":"run failed"}') as StoredError);
+      if (this.closed) throw new RunnerClosedError(`The runner was closed while waiting for run ${runId}.`);
+      await new Promise<void>((resolve) => {
+        const waiters = this.waiters.get(runId) ?? new Set<() => void>();
+        const wake = (): void => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          if (waiters.size === 0) this.waiters.delete(runId);
+          resolve();
+        };
+        const timer = setTimeout(wake, this.pollMs);
+        waiters.add(wake);
+        this.waiters.set(runId, waiters);
+      });
+    }
+  }
+
+  private async info(runId: string): Promise<RunInfo> {
+    const run = await this.storage.getRun(runId);
+    if (!run) throw new RunNotFoundError(`Run ${runId} does not exist.`);
+    const steps = await this.storage.listSteps(runId);
+    const definition = this.registry.forRun(run);
+    const order = definition instanceof Error ? [] : definition.nodes.map((n) => n.name);
+    steps.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    return {
+      runId: run.id,
+      trackingId: run.trackingId,
+      workflow: run.workflowName,
+      version: run.workflowVersion,
+      status: run.status,
+      error: run.error ? errorFromRecord(JSON.parse(run.error) as StoredError) : undefined,
+      steps: steps.map((s) => ({
+        name: s.name,
+        status: s.status,
+        attempts: s.attempts,
+        error: s.error ? (JSON.parse(s.error) as StoredError).message : undefined,
+        childRunId: s.childRunId ?? undefined,
+      })),
+      wakeAt: run.wakeAt ?? undefined,
+      parentRunId: run.parentRunId ?? undefined,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+    };
+  }
+
+  private notify(runId: string): void {
+    for (const wake of [...(this.waiters.get(runId) ?? [])]) wake();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RunnerClosedError('This runner is closed.');
+  }
+}

@@ -1,0 +1,2 @@
+export * from './serializer';
+export * from './thrown';
