@@ -53,7 +53,8 @@ export function describeThrown(value: unknown, depth = 0): StoredError {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
     return { name: 'NonErrorThrown', message: clip(describeNonObject(value)) };
   }
-  const name = safeString(safeGet(value, 'name'));
+  const rawName = safeGet(value, 'name');
+  const name = typeof rawName === 'string' && rawName !== '' ? rawName : undefined;
   const rawMessage = safeGet(value, 'message');
   let message = typeof rawMessage === 'string' ? rawMessage : undefined;
   if (message === undefined) {
