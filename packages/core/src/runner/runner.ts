@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import {
   InvalidArgumentError,
@@ -435,13 +436,7 @@ export class Runner {
           if (!this.closed) this.logger.warn('cairn: claiming runs failed; retrying', { error: describeThrown(error).message });
         }
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        this.closing.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      await delay(pollMs, undefined, { signal: this.closing.signal }).catch(() => undefined);
     }
   }
 
