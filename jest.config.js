@@ -5,7 +5,7 @@
 const ESM_ONLY = ['p-retry', 'devalue', 'is-network-error'];
 
 /** @type {(name: string) => import('jest').Config} */
-const project = (name) => ({
+const project = (name, extra = {}) => ({
   displayName: name,
   rootDir: `<rootDir>/packages/${name}`,
   testEnvironment: 'node',
@@ -18,12 +18,19 @@ const project = (name) => ({
     '^@cairn/core$': '<rootDir>/../core/src/index.ts',
     '^@cairn/core/testing$': '<rootDir>/../core/src/testing/index.ts',
     '^@cairn/storage-sqlite$': '<rootDir>/../storage-sqlite/src/index.ts',
+    '^@cairn/storage-postgres$': '<rootDir>/../storage-postgres/src/index.ts',
   },
+  ...extra,
 });
 
 /** @type {import('jest').Config} */
 module.exports = {
   rootDir: __dirname,
-  projects: [project('core'), project('storage-sqlite')],
+  projects: [
+    project('core'),
+    project('storage-sqlite'),
+    // Starts a real PostgreSQL (loopback only) for the run unless CAIRN_TEST_PG_URL names one.
+    project('storage-postgres', { globalSetup: '<rootDir>/test/global-setup.ts', globalTeardown: '<rootDir>/test/global-teardown.ts' }),
+  ],
   testTimeout: 60_000,
 };

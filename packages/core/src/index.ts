@@ -13,6 +13,7 @@ export type {
   SubflowOptions,
   StepContext,
   StepResults,
+  UntypedWorkflow,
   Condition,
   Logger,
   NodeKind,

@@ -2,7 +2,7 @@
  * decorators — `@Workflow`, `@Step`, `@Parallel`, `@Subflow`. They only record metadata (see
  * metadata.ts); `compileWorkflow` in scanner/ validates and compiles it.
  */
-import type { StepOptions, SubflowOptions, WorkflowClass, WorkflowOptions } from '../graph/types';
+import type { StepOptions, SubflowOptions, UntypedWorkflow, WorkflowClass, WorkflowOptions } from '../graph/types';
 import { recordMember, recordMisuse, recordWorkflow } from './metadata';
 
 /** A decorator usable on methods; on anything else it records a problem the scanner reports. */
@@ -24,7 +24,7 @@ export function Workflow(options?: WorkflowOptions): ClassDecorator {
 }
 
 /** Marks a method as a durable step. Its return value is stored and never recomputed. */
-export function Step<I = unknown, W = unknown>(options?: StepOptions<I, W>): MemberDecorator {
+export function Step<I = unknown, W = UntypedWorkflow>(options?: StepOptions<I, W>): MemberDecorator {
   return memberDecorator('@Step', (member) => {
     member.stepCount += 1;
     member.step = (options ?? {}) as StepOptions;
@@ -42,7 +42,7 @@ export function Parallel(group: string): MemberDecorator {
  * Marks a method as a subflow: the method returns the child workflow's input, the child runs as
  * its own durable run, and its result becomes this node's result.
  */
-export function Subflow<I = unknown, W = unknown>(target: () => WorkflowClass, options?: SubflowOptions<I, W>): MemberDecorator {
+export function Subflow<I = unknown, W = UntypedWorkflow>(target: () => WorkflowClass, options?: SubflowOptions<I, W>): MemberDecorator {
   return memberDecorator('@Subflow', (member) => {
     member.subflowCount += 1;
     member.subflow = { target, options: (options ?? {}) as SubflowOptions };

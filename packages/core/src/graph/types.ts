@@ -29,12 +29,15 @@ type Method = (...args: never[]) => unknown;
  * awaited return type of `getProduct`. A skipped step reads as `undefined`. A subflow node's
  * result is the child run's result (the method's own return value is the child's input).
  */
-export type StepResults<W> = unknown extends W
-  ? Readonly<Record<string, unknown>>
-  : { readonly [K in keyof W as W[K] extends Method ? K : never]: W[K] extends (...args: never[]) => infer R ? Awaited<R> : never };
+export type StepResults<W> = {
+  readonly [K in keyof W as W[K] extends Method ? K : never]: W[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
+};
+
+/** The `W` of an untyped context: any node name, each result `unknown`. */
+export type UntypedWorkflow = Record<string, Method>;
 
 /** What a step (or a condition, or a subflow's input builder) receives. */
-export interface StepContext<I = unknown, W = unknown> {
+export interface StepContext<I = unknown, W = UntypedWorkflow> {
   /** The run's input, as given to `start`. */
   readonly input: I;
   /** Results of the nodes that finished before this one. */
@@ -54,16 +57,16 @@ export interface StepContext<I = unknown, W = unknown> {
 }
 
 /** Evaluated once, when the node becomes ready; `false` stores the node as skipped for good. */
-export type Condition<I = unknown, W = unknown> = (ctx: StepContext<I, W>) => boolean | Promise<boolean>;
+export type Condition<I = unknown, W = UntypedWorkflow> = (ctx: StepContext<I, W>) => boolean | Promise<boolean>;
 
-export interface StepOptions<I = unknown, W = unknown> extends RetryOptions {
+export interface StepOptions<I = unknown, W = UntypedWorkflow> extends RetryOptions {
   /** Node name; defaults to the method name. */
   name?: string;
   /** Run the step only when this returns true. */
   when?: Condition<I, W>;
 }
 
-export interface SubflowOptions<I = unknown, W = unknown> extends RetryOptions {
+export interface SubflowOptions<I = unknown, W = UntypedWorkflow> extends RetryOptions {
   name?: string;
   when?: Condition<I, W>;
   /** The child's tracking id. Default `<parent trackingId>/<node name>`. */

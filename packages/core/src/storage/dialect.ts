@@ -2,7 +2,7 @@
  * dialect — what a database package supplies to the one Kysely storage: the Kysely dialect that
  * connects, how to recognise its transient errors, and the queries that genuinely differ.
  */
-import type { Dialect, Transaction } from 'kysely';
+import type { Dialect, RawBuilder, Transaction } from 'kysely';
 import type { CairnDatabase } from './schema';
 
 export type TransientKind = 'busy' | 'unavailable';
@@ -11,7 +11,8 @@ export interface DueQuery {
   workflowNames: readonly string[];
   exclude: readonly string[];
   limit: number;
-  now: number;
+  /** Now, on the clock leases are judged by (a value, or the database clock as SQL). */
+  now: number | RawBuilder<number>;
 }
 
 export interface StorageDialect {
@@ -27,4 +28,16 @@ export interface StorageDialect {
    * with FOR UPDATE SKIP LOCKED so concurrent workers never queue on the same rows.
    */
   selectDue?(trx: Transaction<CairnDatabase>, query: DueQuery): Promise<string[]>;
+  /**
+   * The database's own time in epoch milliseconds, as SQL. When set, leases and due times are
+   * judged by this one clock for every worker (a worker with a skewed clock can neither steal a
+   * live lease nor keep a dead one); the runner's `now` is only used for relative offsets.
+   */
+  databaseNow?(): RawBuilder<number>;
+  /** Tells sleeping workers that a run became claimable (PostgreSQL: NOTIFY), inside the transaction. */
+  notify?(trx: Transaction<CairnDatabase>): Promise<void>;
+  /** Subscribes to those wake-ups (PostgreSQL: LISTEN on a dedicated connection). */
+  listen?(onWake: () => void): Promise<{ close(): Promise<void> }>;
+  /** Closes what the dialect opened besides Kysely's connections. */
+  close?(): Promise<void>;
 }

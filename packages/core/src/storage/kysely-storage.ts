@@ -5,7 +5,7 @@
  * idempotent: runs are found by id or tracking id, completed steps are never overwritten, events
  * are keyed by (run, seq), and a retried fenced commit recognises its own earlier success.
  */
-import { Kysely, Migrator, type Transaction, type ExpressionBuilder } from 'kysely';
+import { Kysely, Migrator, sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
 import { LeaseLostError, StorageBusyError, StorageUnavailableError } from '../errors/errors';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations';
 import type { DueQuery, StorageDialect } from './dialect';
@@ -13,21 +13,30 @@ import type { Claim, ClaimOptions, CommitRequest, CreateRunRequest, CreateRunRes
 import { toEventRecord, toRunRecord, toStepRecord, type CairnDatabase, type RunsTable } from './schema';
 import type { Storage } from './storage';
 
-const TRANSIENT_ATTEMPTS = 6;
-
 export interface KyselyStorageOptions {
   dialect: StorageDialect;
+  /** Database schema for Cairn's tables (PostgreSQL). Default: the connection's default. */
+  schema?: string;
+  /** How long to keep retrying a transient failure (lock contention, lost connection). Default 20 s. */
+  transientRetryMs?: number;
 }
 
 type Trx = Transaction<CairnDatabase>;
+/** A point in time for SQL: the runner's clock value, or an expression on the database's clock. */
+type TimeValue = number | RawBuilder<number>;
 
 export class KyselyStorage implements Storage {
   protected readonly db: Kysely<CairnDatabase>;
   protected readonly dialect: StorageDialect;
+  private readonly schema: string | undefined;
+  private readonly transientRetryMs: number;
 
   constructor(options: KyselyStorageOptions) {
     this.dialect = options.dialect;
-    this.db = new Kysely<CairnDatabase>({ dialect: options.dialect.createKyselyDialect() });
+    this.schema = options.schema;
+    this.transientRetryMs = options.transientRetryMs ?? 20_000;
+    const db = new Kysely<CairnDatabase>({ dialect: options.dialect.createKyselyDialect() });
+    this.db = options.schema ? db.withSchema(options.schema) : db;
   }
 
   async migrate(): Promise<void> {
@@ -36,6 +45,7 @@ export class KyselyStorage implements Storage {
       provider: migrationProvider,
       migrationTableName: MIGRATION_TABLE,
       migrationLockTableName: MIGRATION_LOCK_TABLE,
+      ...(this.schema ? { migrationTableSchema: this.schema } : {}),
     });
     await this.transient('migrate', async () => {
       const { error } = await migrator.migrateToLatest();
@@ -54,18 +64,18 @@ export class KyselyStorage implements Storage {
           workflow_version: run.workflowVersion,
           graph_hash: run.graphHash,
           tracking_id: run.trackingId,
-          status: 'running',
+          status: request.owner === null ? 'pending' : 'running',
           input: run.input,
           output: null,
           error: null,
           parent_run_id: run.parentRunId,
           parent_node: run.parentNode,
           lease_owner: request.owner,
-          lease_epoch: 1,
-          lease_expires_at: now + request.leaseMs,
+          lease_epoch: request.owner === null ? 0 : 1,
+          lease_expires_at: request.owner === null ? null : this.time(now, now + request.leaseMs),
           wake_at: null,
-          created_at: now,
-          updated_at: now,
+          created_at: this.time(now),
+          updated_at: this.time(now),
         })
         .onConflict((oc) => oc.columns(['workflow_name', 'tracking_id']).doNothing())
         .returningAll()
@@ -83,12 +93,13 @@ export class KyselyStorage implements Storage {
       }
       await this.writeSteps(trx, run.id, request.steps);
       await this.writeEvents(trx, run.id, request.events, now);
+      if (request.owner === null) await this.dialect.notify?.(trx);
       return {
         created: true,
         claim: {
           run: toRunRecord(inserted),
           steps: request.steps.map((s) => ({ ...s, runId: run.id })),
-          lease: { owner: request.owner, epoch: 1 },
+          lease: { owner: request.owner ?? '', epoch: request.owner === null ? 0 : 1 },
           nextSeq: request.events.reduce((max, e) => Math.max(max, e.seq + 1), 1),
         },
       };
@@ -127,7 +138,7 @@ export class KyselyStorage implements Storage {
   async claimDue(workflowNames: readonly string[], owner: string, leaseMs: number, limit: number, now: number, exclude: readonly string[] = []): Promise<Claim[]> {
     if (workflowNames.length === 0 || limit <= 0) return [];
     return this.transaction('claim due runs', async (trx) => {
-      const query: DueQuery = { workflowNames, exclude, limit, now };
+      const query: DueQuery = { workflowNames, exclude, limit, now: this.time(now) };
       const ids = this.dialect.selectDue ? await this.dialect.selectDue(trx, query) : await this.selectDue(trx, query);
       const claims: Claim[] = [];
       for (const id of ids) {
@@ -145,12 +156,12 @@ export class KyselyStorage implements Storage {
       const fenced = await trx
         .updateTable('cairn_runs')
         .set({
-          updated_at: now,
-          ...(request.run?.release ? { lease_owner: null, lease_expires_at: null } : { lease_expires_at: now + request.leaseMs }),
+          updated_at: this.time(now),
+          ...(request.run?.release ? { lease_owner: null, lease_expires_at: null } : { lease_expires_at: this.time(now, now + request.leaseMs) }),
           ...(request.run?.status !== undefined ? { status: request.run.status } : {}),
           ...(request.run?.output !== undefined ? { output: request.run.output } : {}),
           ...(request.run?.error !== undefined ? { error: request.run.error } : {}),
-          ...(request.run?.wakeAt !== undefined ? { wake_at: request.run.wakeAt } : {}),
+          ...(request.run?.wakeAt !== undefined ? { wake_at: request.run.wakeAt === null ? null : this.time(now, request.run.wakeAt) } : {}),
         })
         .where('id', '=', request.runId)
         .where('lease_owner', '=', request.lease.owner)
@@ -163,8 +174,9 @@ export class KyselyStorage implements Storage {
       await this.writeSteps(trx, request.runId, request.steps ?? []);
       await this.writeEvents(trx, request.runId, request.events ?? [], now);
       if (request.wakeParent) {
-        await trx.updateTable('cairn_runs').set({ wake_at: now, updated_at: now }).where('id', '=', request.wakeParent).where('status', '=', 'waiting').execute();
+        await trx.updateTable('cairn_runs').set({ wake_at: this.time(now), updated_at: this.time(now) }).where('id', '=', request.wakeParent).where('status', '=', 'waiting').execute();
       }
+      if (request.wakeParent || request.run?.status === 'pending') await this.dialect.notify?.(trx);
     });
   }
 
@@ -172,7 +184,7 @@ export class KyselyStorage implements Storage {
     const result = await this.transient('renew a lease', () =>
       this.db
         .updateTable('cairn_runs')
-        .set({ lease_expires_at: now + leaseMs })
+        .set({ lease_expires_at: this.time(now, now + leaseMs) })
         .where('id', '=', runId)
         .where('lease_owner', '=', lease.owner)
         .where('lease_epoch', '=', lease.epoch)
@@ -183,6 +195,22 @@ export class KyselyStorage implements Storage {
 
   async close(): Promise<void> {
     await this.db.destroy();
+    await this.dialect.close?.();
+  }
+
+  /** Subscribes to wake-ups, where the dialect has them (PostgreSQL LISTEN/NOTIFY). */
+  listen(onWake: () => void): Promise<{ close(): Promise<void> }> | undefined {
+    return this.dialect.listen?.(onWake);
+  }
+
+  /**
+   * `at` (default: now) as SQL. On a database clock it is the database's now plus the offset the
+   * runner meant (`at - now`), so every worker measures leases and due times by one clock.
+   */
+  protected time(now: number, at: number = now): TimeValue {
+    const databaseNow = this.dialect.databaseNow?.();
+    if (!databaseNow) return at;
+    return at === now ? databaseNow : sql<number>`(${databaseNow} + ${at - now})`;
   }
 
   /** Runs `fn` in one transaction, retrying it whole on transient errors. */
@@ -190,23 +218,30 @@ export class KyselyStorage implements Storage {
     return this.transient(what, () => this.db.transaction().execute(fn));
   }
 
+  /**
+   * Retries `fn` on transient errors for up to `transientRetryMs` of waiting (backoff 20 ms
+   * doubling to 1 s), then throws a typed, retriable StorageBusyError / StorageUnavailableError.
+   */
   protected async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let waited = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (error) {
         const kind = this.dialect.classifyError(error);
         if (kind === undefined) throw error;
-        if (attempt >= TRANSIENT_ATTEMPTS) {
-          const message = `Could not ${what} on ${this.dialect.name}: ${error instanceof Error ? error.message : String(error)} (tried ${attempt} times).`;
+        const pause = Math.min(1000, 20 * 2 ** (attempt - 1));
+        if (waited + pause > this.transientRetryMs) {
+          const message = `Could not ${what} on ${this.dialect.name}: ${error instanceof Error ? error.message : String(error)} (tried ${attempt} times over ${waited} ms).`;
           throw kind === 'busy' ? new StorageBusyError(message, { cause: error }) : new StorageUnavailableError(message, { cause: error });
         }
-        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
+        waited += pause;
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
 
-  private claimable(eb: ExpressionBuilder<CairnDatabase, 'cairn_runs'>, owner: string, now: number, options: ClaimOptions) {
+  private claimable(eb: ExpressionBuilder<CairnDatabase, 'cairn_runs'>, owner: string, now: TimeValue, options: ClaimOptions) {
     const statuses = eb.or([
       eb('status', '=', 'pending'),
       eb('status', '=', 'running'),
@@ -224,12 +259,12 @@ export class KyselyStorage implements Storage {
         status: 'running',
         lease_owner: owner,
         lease_epoch: eb('lease_epoch', '+', 1),
-        lease_expires_at: now + leaseMs,
+        lease_expires_at: this.time(now, now + leaseMs),
         wake_at: null,
-        updated_at: now,
+        updated_at: this.time(now),
       }))
       .where('id', '=', runId)
-      .where((eb) => this.claimable(eb, owner, now, options))
+      .where((eb) => this.claimable(eb, owner, this.time(now), options))
       .returningAll()
       .executeTakeFirst();
   }
@@ -309,7 +344,7 @@ export class KyselyStorage implements Storage {
     if (events.length === 0) return;
     await trx
       .insertInto('cairn_events')
-      .values(events.map((e) => ({ run_id: runId, seq: e.seq, type: e.type, node: e.node, attempt: e.attempt, detail: e.detail, at: now })))
+      .values(events.map((e) => ({ run_id: runId, seq: e.seq, type: e.type, node: e.node, attempt: e.attempt, detail: e.detail, at: this.time(now) })))
       .onConflict((oc) => oc.columns(['run_id', 'seq']).doNothing())
       .execute();
   }

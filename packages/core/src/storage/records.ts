@@ -102,8 +102,11 @@ export interface NewRun {
 
 export interface CreateRunRequest {
   run: NewRun;
-  /** The new run is inserted already leased to this owner (start = insert + claim, one commit). */
-  owner: string;
+  /**
+   * The new run is inserted already leased to this owner (start = insert + claim, one commit), or
+   * unclaimed (`pending`, for any worker to pick up) when null.
+   */
+  owner: string | null;
   leaseMs: number;
   /** Rows of the first stage (started or skipped), written in the same commit. */
   steps: StepWrite[];

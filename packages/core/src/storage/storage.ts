@@ -25,5 +25,7 @@ export interface Storage {
   commit(request: CommitRequest, now: number): Promise<void>;
   /** Extends a live lease; false if it was lost. */
   renewLease(runId: string, lease: Lease, leaseMs: number, now: number): Promise<boolean>;
+  /** Optional: subscribes to "a run became claimable" wake-ups so workers need not wait for a poll. */
+  listen?(onWake: () => void): Promise<{ close(): Promise<void> }> | undefined;
   close(): Promise<void>;
 }

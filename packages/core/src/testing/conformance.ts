@@ -23,11 +23,15 @@ import { Runner, type RunnerOptions } from '../runner/runner';
 import type { CommitRequest, NewRun, StepWrite } from '../storage/records';
 import type { Storage } from '../storage/storage';
 import { ManualClock } from '../time/clock';
-import { Child, Conditional, Fanout, Ledger, Parent, ParksLong, Retrying, RetryIf, ThreeSteps, TimesOut, Values } from './workflows';
+import { Conditional, Fanout, Ledger, Parent, ParksLong, Retrying, RetryIf, ThreeSteps, TimesOut, Values } from './workflows';
 
 export interface ConformanceOptions {
-  /** A fresh storage on an empty database (the suite migrates it). Called once per test. */
-  createStorage(): Storage | Promise<Storage>;
+  /**
+   * A fresh storage on an empty database (the suite migrates it). Called once per test.
+   * `manualClock`: the case moves time by hand, so leases and due times must be judged by the
+   * runner's clock, not the database's.
+   */
+  createStorage(context: { manualClock: boolean }): Storage | Promise<Storage>;
 }
 
 /** A logger that keeps what it is told, so tests stay quiet and can assert on warnings. */
@@ -49,14 +53,14 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
     });
 
-    async function storage(): Promise<Storage> {
-      const created = await options.createStorage();
+    async function storage(manualClock = false): Promise<Storage> {
+      const created = await options.createStorage({ manualClock });
       await created.migrate();
       return created;
     }
 
     async function setup(extra: Partial<RunnerOptions> = {}, shared?: Storage) {
-      const store = shared ?? (await storage());
+      const store = shared ?? (await storage(extra.clock !== undefined));
       const ledger = new Ledger();
       const logger = memoryLogger();
       const runner = new Runner({
@@ -101,7 +105,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('migrate is idempotent', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         await store.migrate();
         await store.migrate();
@@ -109,7 +113,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('createRun inserts once per (workflow, trackingId) and claims the new run', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         const first = await store.createRun({ run: newRun('a'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [{ seq: 1, type: 'run_started', node: null, attempt: null, detail: null }] }, 100);
         expect(first.created).toBe(true);
@@ -127,7 +131,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('a retried createRun whose first commit landed finds its own run', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         const request = { run: newRun('retry'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [] };
         await store.createRun(request, 100);
@@ -137,7 +141,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('commits are fenced on the lease: a stale lease writes nothing', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('fence'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [] }, 100);
         const stale: CommitRequest = { runId: 'run-fence', lease: { owner: 'w1', epoch: 2 }, leaseMs: 1000, steps: [row('s', 'completed', '"x"')], events: [{ seq: 1, type: 'step_completed', node: 's', attempt: 1, detail: null }] };
@@ -156,7 +160,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('a repeated commit (answer lost) never writes a completion twice', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('twice'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [] }, 100);
         const lease = { owner: 'w1', epoch: 1 };
@@ -176,7 +180,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('claimRun respects status, due time and live leases', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('claim'), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
         const lease = { owner: 'w1', epoch: 1 };
@@ -192,7 +196,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
       });
 
       it('claimDue takes pending, due and abandoned runs of known workflows, up to the limit', async () => {
-        const store = await storage();
+        const store = await storage(true);
         cleanups.push(() => store.close());
         for (const t of ['pending', 'due', 'future', 'abandoned', 'live', 'excluded']) {
           await store.createRun({ run: newRun(t), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);

@@ -1,0 +1,79 @@
+/**
+ * A throwaway PostgreSQL server for tests: initdb into a temp directory, listen on 127.0.0.1 only
+ * (and a socket in that directory), on a free port. As root, the server binaries run as the
+ * `postgres` system user (PostgreSQL refuses to run as root). Stopped and deleted afterwards.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestPostgres {
+  url: string;
+  dataDir: string;
+  bin: string;
+  port: number;
+}
+
+function findBin(): string {
+  if (process.env.CAIRN_PG_BIN) return process.env.CAIRN_PG_BIN;
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return join(root, versions[0], 'bin');
+  }
+  const found = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  if (found.status === 0 && existsSync(join(found.stdout.trim(), 'initdb'))) return found.stdout.trim();
+  throw new Error('No PostgreSQL server binaries found (initdb, pg_ctl). Install them (Debian: apt-get install postgresql) or set CAIRN_TEST_PG_URL to a server you run.');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Runs a PostgreSQL binary, as the postgres user when we are root. */
+export function pgExec(bin: string, tool: string, args: string[]): string {
+  const command = asRoot ? 'runuser' : join(bin, tool);
+  const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
+  return execFileSync(command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function pgCtl(server: Pick<TestPostgres, 'bin' | 'dataDir' | 'port'>, action: 'start' | 'stop' | 'restart'): void {
+  const options = `-p ${server.port} -c listen_addresses=127.0.0.1 -k ${server.dataDir} -c max_connections=400 -c fsync=on`;
+  const args = ['-D', server.dataDir, '-w', '-t', '60', '-l', join(server.dataDir, 'server.log')];
+  if (action === 'stop') pgExec(server.bin, 'pg_ctl', [...args, '-m', 'fast', 'stop']);
+  else pgExec(server.bin, 'pg_ctl', [...args, '-m', 'fast', '-o', options, action]);
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = findBin();
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-pg-'));
+  if (asRoot) {
+    const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
+    chownSync(dataDir, Number(ids), Number(gid));
+  }
+  pgExec(bin, 'initdb', ['-D', dataDir, '-U', 'cairn', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const port = await freePort();
+  const server = { bin, dataDir, port, url: `postgres://cairn@127.0.0.1:${port}/postgres` };
+  pgCtl(server, 'start');
+  return server;
+}
+
+export function stopPostgres(server: TestPostgres): void {
+  try {
+    pgCtl(server, 'stop');
+  } finally {
+    rmSync(server.dataDir, { recursive: true, force: true });
+  }
+}
