@@ -123,8 +123,9 @@ export class PayloadTooLargeError extends SerializationError {
     message: string,
     readonly bytes: number,
     readonly limit: number,
+    options?: CairnErrorOptions,
   ) {
-    super(message, '');
+    super(message, '', options);
   }
 }
 
@@ -153,45 +154,44 @@ export function isTransientStorageError(error: unknown): boolean {
   return error instanceof StorageBusyError || error instanceof StorageUnavailableError;
 }
 
+type SimpleError = new (message: string, options?: CairnErrorOptions) => CairnError;
+
+const SIMPLE: Partial<Record<string, SimpleError>> = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  WORKFLOW_NOT_REGISTERED: WorkflowNotRegisteredError,
+  WORKFLOW_DEFINITION_CHANGED: WorkflowDefinitionChangedError,
+  TRACKING_ID_CONFLICT: TrackingIdConflictError,
+  RUN_NOT_FOUND: RunNotFoundError,
+  NON_RETRYABLE: NonRetryableError,
+  STEP_TIMEOUT: StepTimeoutError,
+  LEASE_LOST: LeaseLostError,
+  RUN_CANCELLED: RunCancelledError,
+  STORAGE_BUSY: StorageBusyError,
+  STORAGE_UNAVAILABLE: StorageUnavailableError,
+  RUNNER_CLOSED: RunnerClosedError,
+};
+
 /**
  * Rebuilds the error a run or step failed with from its stored record, typed where the code is
- * known, so `handle.result()` rejects with the same class in every process.
+ * known (every CairnError code), so `handle.result()` rejects with the same class, fields and
+ * cause chain in every process. Unknown codes (ECONNRESET…) stay on a plain Error.
  */
 export function errorFromRecord(record: StoredError): Error {
   const cause = record.cause ? errorFromRecord(record.cause) : undefined;
   const options = cause ? { cause } : undefined;
+  const Simple = record.code !== undefined ? SIMPLE[record.code] : undefined;
   let error: Error;
-  switch (record.code) {
-    case 'STEP_FAILED':
-      error = new StepFailedError(record.step ?? '', record.attempts ?? 0, record.message, options);
-      break;
-    case 'NON_RETRYABLE':
-      error = new NonRetryableError(record.message, options);
-      break;
-    case 'STEP_TIMEOUT':
-      error = new StepTimeoutError(record.message, options);
-      break;
-    case 'WORKFLOW_DEFINITION_CHANGED':
-      error = new WorkflowDefinitionChangedError(record.message, options);
-      break;
-    case 'WORKFLOW_NOT_REGISTERED':
-      error = new WorkflowNotRegisteredError(record.message, options);
-      break;
-    case 'TRACKING_ID_CONFLICT':
-      error = new TrackingIdConflictError(record.message, options);
-      break;
-    case 'SERIALIZATION_FAILED':
-      error = new SerializationError(record.message, record.path ?? '', options);
-      break;
-    case 'PAYLOAD_TOO_LARGE':
-      error = new PayloadTooLargeError(record.message, 0, 0);
-      break;
-    case 'RUN_CANCELLED':
-      error = new RunCancelledError(record.message, options);
-      break;
-    default:
-      error = new Error(record.message, options);
-      error.name = record.name;
+  if (Simple) error = new Simple(record.message, options);
+  else if (record.code === 'STEP_FAILED') error = new StepFailedError(record.step ?? '', record.attempts ?? 0, record.message, options);
+  else if (record.code === 'SERIALIZATION_FAILED') error = new SerializationError(record.message, record.path ?? '', options);
+  else if (record.code === 'PAYLOAD_TOO_LARGE') error = new PayloadTooLargeError(record.message, record.bytes ?? 0, record.limit ?? 0, options);
+  else if (record.code === 'WORKFLOW_DEFINITION_INVALID') {
+    error = new WorkflowDefinitionError('', record.problems ?? [record.message]);
+    error.message = record.message;
+  } else {
+    error = new Error(record.message, options);
+    error.name = record.name;
+    if (record.code !== undefined) Object.assign(error, { code: record.code });
   }
   if (record.stack) error.stack = record.stack;
   return error;

@@ -64,26 +64,29 @@ export function resolveRetryPolicy(options: RetryOptions, where: string, problem
   if (raw === null || typeof raw !== 'object') problems.push(`${where}: backoff must be an object or a duration`);
   const type = raw.type ?? 'exponential';
   if (type !== 'fixed' && type !== 'exponential') problems.push(`${where}: backoff.type must be 'fixed' or 'exponential' (got '${String(type)}')`);
+  let invalid = false;
   const duration = (value: Duration | undefined, fallback: number, label: string): number => {
     if (value === undefined) return fallback;
     const parsed = parseDuration(value, `${where}: ${label}`);
     if ('problem' in parsed) {
       problems.push(parsed.problem);
+      invalid = true;
       return fallback;
     }
     return parsed.ms;
   };
   const minMs = duration(raw.min, DEFAULT_MIN_MS, 'backoff.min');
   const maxMs = duration(raw.max, type === 'fixed' ? minMs : Math.max(DEFAULT_MAX_MS, minMs), 'backoff.max');
-  if (maxMs < minMs) problems.push(`${where}: backoff.max (${maxMs} ms) is smaller than backoff.min (${minMs} ms)`);
+  if (!invalid && maxMs < minMs) problems.push(`${where}: backoff.max (${maxMs} ms) is smaller than backoff.min (${minMs} ms)`);
   const factor = raw.factor ?? 2;
   if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1) problems.push(`${where}: backoff.factor must be a number ≥ 1 (got ${String(factor)})`);
   const jitter = raw.jitter ?? false;
   if (typeof jitter !== 'boolean') problems.push(`${where}: backoff.jitter must be true or false`);
   let timeoutMs: number | undefined;
   if (options.timeout !== undefined) {
+    invalid = false;
     timeoutMs = duration(options.timeout, 0, 'timeout');
-    if (timeoutMs === 0) problems.push(`${where}: timeout must be greater than zero`);
+    if (!invalid && timeoutMs === 0) problems.push(`${where}: timeout must be greater than zero`);
   }
   if (options.retryIf !== undefined && typeof options.retryIf !== 'function') problems.push(`${where}: retryIf must be a function`);
   return Object.freeze({

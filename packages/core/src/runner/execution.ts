@@ -55,6 +55,7 @@ export type ExecutionOutcome =
   | { kind: 'failed' }
   | { kind: 'parked'; wakeAt: number | null; childFinished: boolean }
   | { kind: 'lost' }
+  | { kind: 'released' }
   | { kind: 'stopped'; error: unknown };
 
 type TaskOutcome = undefined | { parkUntil: number } | { child: string };
@@ -74,6 +75,7 @@ export class RunExecution {
   private seq: number;
   private stage = 0;
   private terminal: 'completed' | 'failed' | undefined;
+  private draining = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -102,14 +104,19 @@ export class RunExecution {
     if (!this.abort.signal.aborted) this.abort.abort(reason);
   }
 
+  /** Lets in-flight steps finish, then hands the run back (status pending) instead of going on. */
+  drain(): void {
+    this.draining = true;
+  }
+
   async execute(): Promise<ExecutionOutcome> {
     const heartbeat = this.heartbeat();
     try {
-      if (this.resumed) this.replay();
       this.stage = this.definition.stages.findIndex((s) => s.nodes.some((n) => !['completed', 'skipped'].includes(this.rows.get(n.name)?.status ?? '')));
       if (this.stage === -1) this.stage = this.definition.stages.length;
-      await this.prepare();
+      if (await this.prepare()) this.replay();
       while (this.terminal === undefined) {
+        if (this.draining) return await this.release();
         const stage = this.definition.stages[this.stage]!;
         const outcomes = await Promise.all(stage.nodes.filter((n) => !isFinal(this.rows.get(n.name))).map((n) => this.task(n)));
         if (this.terminal !== undefined) break;
@@ -119,6 +126,14 @@ export class RunExecution {
       return { kind: this.terminal };
     } catch (error) {
       const reason = this.abort.signal.aborted ? this.abort.signal.reason : error;
+      if (reason instanceof RunnerClosedError && !(error instanceof LeaseLostError)) {
+        // Closing: interrupted attempts stay counted; the run goes back to the queue at once.
+        const released = await this.serial(() => this.releaseCommit()).then(
+          () => true,
+          () => false,
+        );
+        if (released) return { kind: 'released' };
+      }
       this.stop(reason instanceof Error ? reason : new RunCancelledError('execution stopped'));
       if (reason instanceof LeaseLostError) {
         this.deps.logger.warn(`cairn: lost the lease on run ${this.run.id}; another worker owns it now`, { runId: this.run.id });
@@ -132,7 +147,7 @@ export class RunExecution {
 
   // ---- preparation of a claimed run ------------------------------------------------------------
 
-  /** Emits `step_replayed` for each completed step a resumed run will not execute again. */
+  /** Emits `step_replayed` for each completed step a recovered run will not execute again. */
   private replay(): void {
     for (const node of this.definition.nodes) {
       const row = this.rows.get(node.name);
@@ -144,12 +159,13 @@ export class RunExecution {
    * Puts the open stage in a runnable state: an attempt interrupted by a crash counts as spent
    * (the budget survives crash loops), failed nodes of an explicitly resumed run get a fresh
    * budget, and a stage without rows is activated. One commit, only when something changed.
+   * Returns true when this is a recovery (an interrupted or failed run), not a continuation.
    */
-  private async prepare(): Promise<void> {
+  private async prepare(): Promise<boolean> {
     const stage = this.definition.stages[this.stage];
     if (!stage) {
       await this.serial(() => this.commitAdvance([], []));
-      return;
+      return false;
     }
     const now = this.deps.clock.now();
     const writes: StepWrite[] = [];
@@ -160,8 +176,9 @@ export class RunExecution {
         const activation = await activate({ definition: this.definition, fromStage: this.stage, rows: pending, context: (n) => this.context(n, 0, this.abort.signal), now, nextSeq: () => this.seq++ });
         await this.commitAdvance(activation.steps, activation.events, activation);
       });
-      return;
+      return false;
     }
+    if (this.resumed) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
     for (const node of stage.nodes) {
       const row = this.rows.get(node.name)!;
       if (row.status === 'failed') {
@@ -169,20 +186,18 @@ export class RunExecution {
         events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: 1, detail: JSON.stringify({ resumedAfterFailure: true }) });
       } else if (row.status === 'running' && this.resumed) {
         const next = row.attempts + 1;
-        const lastError = row.error ?? JSON.stringify({ name: 'Interrupted', message: INTERRUPTED });
+        const interrupted = JSON.stringify({ name: 'Interrupted', message: `attempt ${row.attempts} was interrupted: ${INTERRUPTED}` });
         if (next > node.policy.retries + 1) {
-          writes.push({ ...this.write(row), status: 'failed', error: lastError, finishedAt: now });
+          writes.push({ ...this.write(row), status: 'failed', error: interrupted, finishedAt: now });
           events.push({ seq: this.seq++, type: 'step_failed', node: node.name, attempt: row.attempts, detail: JSON.stringify({ error: INTERRUPTED, final: true }) });
         } else {
-          writes.push({ ...this.write(row), attempts: next, error: lastError, startedAt: now });
+          writes.push({ ...this.write(row), attempts: next, error: interrupted, startedAt: now });
           events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: next, detail: JSON.stringify({ previousAttempt: INTERRUPTED }) });
         }
       }
     }
-    if (writes.length > 0 || this.resumed) {
-      if (this.resumed) events.unshift({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
-      await this.serial(() => this.commitAdvance(writes, events));
-    }
+    if (events.length > 0) await this.serial(() => this.commitAdvance(writes, events));
+    return writes.length > 0;
   }
 
   // ---- node tasks -----------------------------------------------------------------------------
@@ -434,6 +449,30 @@ export class RunExecution {
     for (const e of change.events ?? []) {
       this.emit({ type: e.type, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined });
     }
+  }
+
+  /**
+   * Hands the run back between stages: the next stage's attempts, written as started by the last
+   * commit, were never begun, so they are written back as due (not counted), and the run becomes
+   * pending for any worker to claim at once.
+   */
+  private async release(): Promise<ExecutionOutcome> {
+    await this.serial(() => this.releaseCommit());
+    return { kind: 'released' };
+  }
+
+  private releaseCommit(): Promise<void> {
+    const stage = this.definition.stages[this.stage];
+    const notBegun = this.abort.signal.aborted ? [] : (stage?.nodes ?? []).map((n) => this.rows.get(n.name)!).filter((r) => r.status === 'running');
+    const request: CommitRequest = {
+      runId: this.run.id,
+      lease: this.lease,
+      leaseMs: this.deps.settings.leaseMs,
+      run: { status: 'pending', release: true },
+      steps: notBegun.map((r) => ({ ...this.write(r), status: 'retrying', attempts: r.attempts - 1, wakeAt: null })),
+      events: [{ seq: this.seq++, type: 'run_parked', node: null, attempt: null, detail: JSON.stringify({ released: true }) }],
+    };
+    return this.deps.storage.commit(request, this.deps.clock.now());
   }
 
   /** Parks the run (lease released) while nodes wait for a due time or a child run. */

@@ -32,6 +32,11 @@ import { Registry } from './registry';
 
 export interface RunnerOptions {
   storage: Storage;
+  /**
+   * 'worker' (default): runs what it starts right here, and claims runs from others after
+   * `work()`. 'client': `start` only enqueues the run (status pending) for workers to pick up.
+   */
+  role?: 'worker' | 'client';
   /** Workflows this runner executes (classes passed to `start` are registered too). */
   workflows?: WorkflowClass[];
   /** Returns the instance whose methods run (your DI container). Default: `new cls()`. */
@@ -65,7 +70,11 @@ export interface WorkOptions {
 }
 
 export interface CloseOptions {
-  /** How long to let in-flight steps finish before abandoning them. Default '10s'. */
+  /**
+   * How long in-flight steps may take to finish. Runs are handed back (status pending, lease
+   * released) as soon as their in-flight steps are done, so another worker continues them at once;
+   * steps still running at the deadline are abandoned (their attempt counts). Default '10s'.
+   */
   timeoutMs?: Duration;
 }
 
@@ -135,7 +144,9 @@ export class Runner {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly closing = new AbortController();
   private working: Promise<void> | undefined;
+  private wakeWork: (() => void) | undefined;
   private closed = false;
+  private readonly role: 'worker' | 'client';
 
   /** This worker's id, as written into the leases it takes. */
   readonly workerId: string;
@@ -153,6 +164,8 @@ export class Runner {
     if (options.workerId !== undefined && (typeof options.workerId !== 'string' || options.workerId.length === 0 || options.workerId.length > 200)) {
       throw new InvalidArgumentError('Runner options.workerId must be a string of 1–200 characters.');
     }
+    if (options.role !== undefined && options.role !== 'worker' && options.role !== 'client') throw new InvalidArgumentError(`Runner options.role must be 'worker' or 'client' (got '${String(options.role)}').`);
+    this.role = options.role ?? 'worker';
     this.storage = options.storage;
     this.resolveInstance = options.resolve ?? ((cls) => new (cls as new () => object)());
     this.clock = options.clock ?? systemClock;
@@ -235,6 +248,7 @@ export class Runner {
     validateTrackingId(trackingId);
     const run = await this.storage.findRun(definition.name, trackingId);
     if (!run) throw new RunNotFoundError(`No run of workflow '${definition.name}' has tracking id '${trackingId}'.`);
+    if (this.role === 'client') throw new InvalidArgumentError("resume() needs a runner with role 'worker'; a client runner does not execute runs.");
     if (run.status !== 'completed' && !this.active.has(run.id)) await this.claimAndLaunch(run.id, { includeFailed: true, ignoreWakeAt: true }, true);
     return this.handle<R>(run);
   }
@@ -245,6 +259,7 @@ export class Runner {
    */
   work(options: WorkOptions = {}): void {
     this.assertOpen();
+    if (this.role === 'client') throw new InvalidArgumentError("work() needs a runner with role 'worker'; this one is a client.");
     if (this.working) throw new InvalidArgumentError('work() was already called on this runner.');
     const concurrency = options.concurrency ?? 10;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`work({ concurrency }) must be a positive integer (got ${String(concurrency)}).`);
@@ -261,7 +276,9 @@ export class Runner {
     const timeoutMs = duration(options.timeoutMs, 10_000, 'close({ timeoutMs })', 0);
     this.closed = true;
     this.closing.abort(new RunnerClosedError('The runner is closing.'));
+    this.wakeWork?.();
     await this.working;
+    for (const { execution } of this.active.values()) execution.drain();
     const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
@@ -299,13 +316,14 @@ export class Runner {
     const result = await this.storage.createRun(
       {
         run: { id, workflowName: definition.name, workflowVersion: definition.version, graphHash: definition.hash, trackingId, input: inputText, parentRunId: parent?.runId ?? null, parentNode: parent?.node ?? null },
-        owner: this.workerId,
+        owner: this.role === 'client' ? null : this.workerId,
         leaseMs: this.deps.settings.leaseMs,
         steps: activation.steps,
         events,
       },
       now,
     );
+    if (result.created && this.role === 'client') return result.claim.run;
     if (result.created) {
       for (const e of events) {
         this.listener?.({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
@@ -325,13 +343,13 @@ export class Runner {
 
   /** Brings an existing run of a repeated `start` back to life when nobody is running it. */
   private async adopt(run: RunRecord, resumeFailed: boolean): Promise<void> {
-    if (this.active.has(run.id) || run.status === 'completed') return;
+    if (run.status === 'waiting' && run.error) throw errorFromRecord(JSON.parse(run.error) as StoredError);
+    if (this.role === 'client' || this.active.has(run.id) || run.status === 'completed') return;
     const now = this.clock.now();
     const abandoned = run.status === 'pending' || (run.status === 'running' && run.leaseExpiresAt !== null && run.leaseExpiresAt <= now);
     const due = run.status === 'waiting' && run.wakeAt !== null && run.wakeAt <= now;
     if (run.status === 'failed' && resumeFailed) await this.claimAndLaunch(run.id, { includeFailed: true }, true);
     else if (abandoned || due) await this.claimAndLaunch(run.id, {}, true);
-    else if (run.status === 'waiting' && run.error) throw errorFromRecord(JSON.parse(run.error) as StoredError);
   }
 
   private async startChild(parent: RunRecord, node: NodeDefinition, input: unknown, trackingId: string): Promise<RunRecord> {
@@ -383,6 +401,7 @@ export class Runner {
     const done = execution.execute().then(
       (outcome) => {
         this.active.delete(runId);
+        this.wakeWork?.();
         this.afterExecution(claim.run, outcome);
       },
       (error: unknown) => {
@@ -405,6 +424,7 @@ export class Runner {
         else if (outcome.wakeAt !== null) this.scheduleWake(run.id, outcome.wakeAt);
         return;
       case 'lost':
+      case 'released':
         return;
       case 'stopped':
         if (!this.closed) this.logger.error(`cairn: execution of run ${run.id} stopped`, { error: describeThrown(outcome.error).message });
@@ -426,7 +446,26 @@ export class Runner {
   }
 
   private async workLoop(concurrency: number, pollMs: number): Promise<void> {
+    let wake = new AbortController();
+    this.wakeWork = () => wake.abort();
+    const subscription = await Promise.resolve(this.storage.listen?.(() => this.wakeWork?.())).catch((error: unknown) => {
+      this.logger.warn('cairn: could not subscribe to wake-ups; polling only', { error: describeThrown(error).message });
+      return undefined;
+    });
+    try {
+      await this.poll(concurrency, pollMs, () => {
+        wake = new AbortController();
+        return AbortSignal.any([wake.signal, this.closing.signal]);
+      });
+    } finally {
+      await subscription?.close();
+    }
+  }
+
+  /** Claims what is due, then sleeps `pollMs` unless a wake-up (NOTIFY, a freed slot) comes first. */
+  private async poll(concurrency: number, pollMs: number, nextWake: () => AbortSignal): Promise<void> {
     while (!this.closed) {
+      const signal = nextWake();
       const free = concurrency - this.active.size;
       if (free > 0) {
         try {
@@ -436,7 +475,7 @@ export class Runner {
           if (!this.closed) this.logger.warn('cairn: claiming runs failed; retrying', { error: describeThrown(error).message });
         }
       }
-      await delay(pollMs, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      await delay(pollMs, undefined, { signal }).catch(() => undefined);
     }
   }
 

@@ -123,12 +123,16 @@ function compileMember(member: MemberMetadata, problems: string[]): Omit<NodeDef
     let target: unknown;
     if (typeof thunk !== 'function') problems.push(`${where}: the target must be a function returning a workflow class, like () => SendReceipt`);
     else {
+      let threw = false;
       try {
         target = (thunk as () => unknown)();
       } catch (error) {
+        threw = true;
         problems.push(`${where}: the target thunk threw: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (target !== undefined && (typeof target !== 'function' || !readWorkflow(target))) {
+      if (!threw && (target === undefined || target === null)) {
+        problems.push(`${where}: the target thunk returned ${String(target)} (a circular import? the target class must be defined when the workflow is first used)`);
+      } else if (!threw && (typeof target !== 'function' || !readWorkflow(target))) {
         problems.push(`${where}: the target ${typeof target === 'function' ? (target.name || 'class') : String(target)} is not a @Workflow class`);
       }
     }

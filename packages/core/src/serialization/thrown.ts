@@ -13,6 +13,9 @@ export interface StoredError {
   step?: string;
   attempts?: number;
   path?: string;
+  bytes?: number;
+  limit?: number;
+  problems?: string[];
   cause?: StoredError;
 }
 
@@ -66,8 +69,14 @@ export function describeThrown(value: unknown, depth = 0): StoredError {
     }
     message = json !== undefined && json !== '{}' ? `non-Error object was thrown: ${json}` : `${name ?? 'object'} was thrown (no readable message)`;
   }
+  let isError = false;
+  try {
+    isError = value instanceof Error;
+  } catch {
+    // A revoked Proxy throws even on instanceof: treat it as a non-Error object.
+  }
   const record: StoredError = {
-    name: value instanceof Error && name ? name : (name ?? 'NonErrorThrown'),
+    name: isError && name ? name : (name ?? 'NonErrorThrown'),
     message: clip(message),
   };
   const code = safeGet(value, 'code');
@@ -80,6 +89,12 @@ export function describeThrown(value: unknown, depth = 0): StoredError {
   if (typeof attempts === 'number') record.attempts = attempts;
   const path = safeGet(value, 'path');
   if (typeof path === 'string') record.path = path;
+  for (const key of ['bytes', 'limit'] as const) {
+    const n = safeGet(value, key);
+    if (typeof n === 'number') record[key] = n;
+  }
+  const problems = safeGet(value, 'problems');
+  if (Array.isArray(problems) && problems.every((p) => typeof p === 'string')) record.problems = [...(problems as string[])];
   const cause = safeGet(value, 'cause');
   if (cause !== undefined && depth < MAX_CAUSE_DEPTH) record.cause = describeThrown(cause, depth + 1);
   return record;

@@ -17,24 +17,36 @@ function abortable(signal: AbortSignal | undefined, start: (done: () => void) =>
       reject(signal.reason);
       return;
     }
+    let cancel = (): void => undefined;
     const onAbort = (): void => {
       cancel();
       reject(signal?.reason);
     };
-    const cancel = start(() => {
+    // Listen before starting: a sleep that is due at once must still remove its listener.
+    signal?.addEventListener('abort', onAbort, { once: true });
+    cancel = start(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/** setTimeout holds at most 2^31-1 ms (about 24.8 days); longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Wall-clock time. */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
   sleep: (ms: number, signal?: AbortSignal) =>
     abortable(signal, (done) => {
-      const timer = setTimeout(done, Math.max(0, ms));
+      let remaining = Math.max(0, ms);
+      let timer: NodeJS.Timeout;
+      const arm = (): void => {
+        const chunk = Math.min(remaining, MAX_TIMER_MS);
+        remaining -= chunk;
+        timer = setTimeout(() => (remaining > 0 ? arm() : done()), chunk);
+      };
+      arm();
       return () => clearTimeout(timer);
     }),
 });
@@ -74,7 +86,7 @@ export class ManualClock implements Clock {
   }
 
   private wake(): void {
-    const due = this.sleepers.filter((s) => s.until <= this.current);
+    const due = this.sleepers.filter((s) => s.until <= this.current).sort((a, b) => a.until - b.until);
     this.sleepers = this.sleepers.filter((s) => s.until > this.current);
     for (const sleeper of due) sleeper.done();
   }
