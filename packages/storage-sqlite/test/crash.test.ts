@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertBuilt, lastJson, runFixture } from './support/processes';
+import { assertBuilt, lastJson, runFixture } from '../../core/test/support/processes';
 
 interface Outcome {
   status: 'completed' | 'failed';
@@ -32,10 +32,10 @@ function ledger(file: string): { starts(step: string): number; ends(step: string
 
 async function crashThenResume(scenario: string, killAt: string, killOn = 1): Promise<{ outcome: Outcome; ledger: ReturnType<typeof ledger> }> {
   const env = { DB: join(dir, `${scenario}.db`), LEDGER: join(dir, `${scenario}.ledger`), SCENARIO: scenario, TRACKING: `crash-${scenario}` };
-  const crashed = await runFixture('crash-worker.ts', { ...env, KILL_AT: killAt, KILL_ON: String(killOn) });
+  const crashed = await runFixture(join(__dirname, 'fixtures', 'crash-worker.ts'), { ...env, KILL_AT: killAt, KILL_ON: String(killOn) });
   expect(crashed.signal).toBe('SIGKILL');
   expect(crashed.stdout).toContain(`killing myself inside ${killAt}`);
-  const resumed = await runFixture('crash-worker.ts', env);
+  const resumed = await runFixture(join(__dirname, 'fixtures', 'crash-worker.ts'), env);
   expect(resumed.stderr).toBe('');
   expect(resumed.code).toBe(0);
   return { outcome: lastJson<Outcome>(resumed), ledger: ledger(env.LEDGER) };

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, Runner, Step, Workflow } from '@cairn/core';
 import { memoryLogger } from '@cairn/core/testing';
 import { SqliteStorage } from '@cairn/storage-sqlite';
-import { assertBuilt, lastJson, runFixture } from './support/processes';
+import { assertBuilt, lastJson, runFixture } from '../../core/test/support/processes';
 
 let dir: string;
 beforeAll(() => {
@@ -88,7 +88,7 @@ test('SQLite pragmas: WAL, busy_timeout and synchronous as configured; bad optio
 test('4 processes x 25 concurrent starts of one tracking id on one SQLite file create exactly one run', async () => {
   assertBuilt();
   const env = { DB: join(dir, 'many.db'), LEDGER: join(dir, 'many.ledger'), TRACKING: 'order-many', N: '25', GO_AT: String(Date.now() + 1500) };
-  const finished = await Promise.all(Array.from({ length: 4 }, () => runFixture('start-many.ts', env)));
+  const finished = await Promise.all(Array.from({ length: 4 }, () => runFixture(join(__dirname, 'fixtures', 'start-many.ts'), env)));
   for (const f of finished) {
     expect(f.stderr).toBe('');
     expect(f.code).toBe(0);

@@ -1,4 +1,7 @@
-/** Spawns TypeScript fixtures in real child processes (against the built packages). */
+/**
+ * Spawns TypeScript fixtures in real child processes, against the built packages, for every
+ * package's crash and multi-process tests. `fixture` is a path to a .ts file.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +9,7 @@ import { join } from 'node:path';
 const REGISTER = join(__dirname, 'register-ts.js');
 
 export function assertBuilt(): void {
-  for (const pkg of ['core', 'storage-sqlite']) {
+  for (const pkg of ['core', 'storage-sqlite', 'storage-postgres']) {
     if (!existsSync(join(__dirname, '..', '..', '..', pkg, 'dist', 'index.js'))) {
       throw new Error(`packages/${pkg}/dist is missing: child-process tests run the built packages. Run \`pnpm build\` (\`pnpm test\` does it for you).`);
     }
@@ -20,12 +23,18 @@ export interface Finished {
   stderr: string;
 }
 
-export function runFixture(fixture: string, env: Record<string, string>, onLine?: (line: string, child: ChildProcess) => void): Promise<Finished> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', REGISTER, join(__dirname, '..', 'fixtures', fixture)], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+export interface Spawned {
+  child: ChildProcess;
+  finished: Promise<Finished>;
+}
+
+/** Starts a fixture; `onLine` sees each stdout line as it arrives. */
+export function spawnFixture(fixture: string, env: Record<string, string>, onLine?: (line: string, child: ChildProcess) => void): Spawned {
+  const child = spawn(process.execPath, ['-r', REGISTER, fixture], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const finished = new Promise<Finished>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -43,6 +52,11 @@ export function runFixture(fixture: string, env: Record<string, string>, onLine?
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  return { child, finished };
+}
+
+export function runFixture(fixture: string, env: Record<string, string>, onLine?: (line: string, child: ChildProcess) => void): Promise<Finished> {
+  return spawnFixture(fixture, env, onLine).finished;
 }
 
 /** The last line of a fixture's stdout, parsed as JSON. */
