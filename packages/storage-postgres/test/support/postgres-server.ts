@@ -43,7 +43,7 @@ const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Runs a PostgreSQL binary, as the postgres user when we are root. */
 export function pgExec(bin: string, tool: string, args: string[]): string {
-  const command = asRoot ? 'runuser' : join(bin, tool);
+  const command = asRoot ? (existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser') : join(bin, tool);
   const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
   return execFileSync(command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
