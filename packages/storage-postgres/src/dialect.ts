@@ -31,15 +31,17 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 const BUSY_CODES = new Set(['40001', '40P01', '55P03']);
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
+/** By shape, not `instanceof`: socket errors may come from another realm (vm, jest). */
 function classify(error: unknown): TransientKind | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code = (error as { code?: unknown }).code;
+  if (error === null || typeof error !== 'object') return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (BUSY_CODES.has(code)) return 'busy';
     if (code.startsWith('08') || UNAVAILABLE_CODES.has(code)) return 'unavailable';
   }
-  if (/timeout exceeded when trying to connect/i.test(error.message)) return 'busy';
-  if (/Connection terminated|not queryable|terminating connection|Client was closed|connection is closed/i.test(error.message)) return 'unavailable';
+  if (typeof message !== 'string') return undefined;
+  if (/timeout exceeded when trying to connect/i.test(message)) return 'busy';
+  if (/Connection terminated|not queryable|terminating connection|Client was closed|connection is closed/i.test(message)) return 'unavailable';
   return undefined;
 }
 
@@ -62,10 +64,13 @@ export function postgresDialect(options: PostgresStorageOptions): { dialect: Sto
 
   const ownPool = options.pool ? undefined : new pg.Pool({ connectionString: options.connectionString, max: poolSize, connectionTimeoutMillis: 30_000 });
   const pool = options.pool ?? ownPool!;
-  // An idle client killed by the server emits 'error' on the pool; without a listener that would
-  // crash the process. The pool drops such clients by itself.
-  const onPoolError = (): void => undefined;
-  pool.on('error', onPoolError);
+  // A client killed by the server (restart, pg_terminate_backend) emits 'error': idle ones on the
+  // pool, checked-out ones on themselves, where pg-pool removes its own listener. Without ours the
+  // process would crash; the failed query surfaces as a transient error and the pool drops the client.
+  const ignore = (): void => undefined;
+  const onConnect = (client: pg.PoolClient): void => void client.on('error', ignore);
+  pool.on('error', ignore);
+  pool.on('connect', onConnect);
   const channel = `cairn_wake_${schema}`;
   const listeners = new Set<pg.Client>();
   const now = sql<number>`(floor(extract(epoch from statement_timestamp()) * 1000))::bigint`;
@@ -124,7 +129,9 @@ export function postgresDialect(options: PostgresStorageOptions): { dialect: Sto
                 return;
               }
             };
-            await connect();
+            // Connect in the background: polling works meanwhile, and an unreachable database
+            // must not hold up work() or close().
+            void connect();
             return {
               close: async () => {
                 closed = true;
@@ -137,7 +144,8 @@ export function postgresDialect(options: PostgresStorageOptions): { dialect: Sto
           },
         }),
     async close(): Promise<void> {
-      pool.off('error', onPoolError);
+      pool.off('error', ignore);
+      pool.off('connect', onConnect);
       for (const client of listeners) await client.end().catch(() => undefined);
     },
   };

@@ -312,18 +312,21 @@ export class Runner {
       now,
       nextSeq: () => seq++,
     });
-    events.push(...activation.events);
+    // A client only enqueues: the first attempts are due, not begun (a worker begins them).
+    const client = this.role === 'client';
+    const steps = client ? activation.steps.map((s) => (s.status === 'running' ? { ...s, status: 'retrying' as const, attempts: 0, startedAt: null } : s)) : activation.steps;
+    events.push(...activation.events.filter((e) => !client || e.type !== 'step_started'));
     const result = await this.storage.createRun(
       {
         run: { id, workflowName: definition.name, workflowVersion: definition.version, graphHash: definition.hash, trackingId, input: inputText, parentRunId: parent?.runId ?? null, parentNode: parent?.node ?? null },
-        owner: this.role === 'client' ? null : this.workerId,
+        owner: client ? null : this.workerId,
         leaseMs: this.deps.settings.leaseMs,
-        steps: activation.steps,
+        steps,
         events,
       },
       now,
     );
-    if (result.created && this.role === 'client') return result.claim.run;
+    if (result.created && client) return result.claim.run;
     if (result.created) {
       for (const e of events) {
         this.listener?.({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
@@ -494,11 +497,11 @@ export class Runner {
 
   private async result<R>(runId: string): Promise<R> {
     for (;;) {
+      if (this.closed) throw new RunnerClosedError(`The runner was closed while waiting for run ${runId}.`);
       const run = await this.storage.getRun(runId);
       if (!run) throw new RunNotFoundError(`Run ${runId} does not exist.`);
       if (run.status === 'completed') return (run.output === null ? undefined : this.serializer.deserialize(run.output)) as R;
       if (run.status === 'failed') throw errorFromRecord(JSON.parse(run.error ?? '{"name":"Error","message":"run failed"}') as StoredError);
-      if (this.closed) throw new RunnerClosedError(`The runner was closed while waiting for run ${runId}.`);
       await new Promise<void>((resolve) => {
         const waiters = this.waiters.get(runId) ?? new Set<() => void>();
         const wake = (): void => {

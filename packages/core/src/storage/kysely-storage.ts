@@ -261,6 +261,8 @@ export class KyselyStorage implements Storage {
         lease_epoch: eb('lease_epoch', '+', 1),
         lease_expires_at: this.time(now, now + leaseMs),
         wake_at: null,
+        // The run is being retried: its last error stays in the history, not on the run.
+        error: null,
         updated_at: this.time(now),
       }))
       .where('id', '=', runId)
