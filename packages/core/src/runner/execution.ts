@@ -76,6 +76,8 @@ export class RunExecution {
   private stage = 0;
   private terminal: 'completed' | 'failed' | undefined;
   private draining = false;
+  /** Set by prepare() on a recovery: replays are reported right after `run_resumed`. */
+  private replayPending = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -114,7 +116,7 @@ export class RunExecution {
     try {
       this.stage = this.definition.stages.findIndex((s) => s.nodes.some((n) => !['completed', 'skipped'].includes(this.rows.get(n.name)?.status ?? '')));
       if (this.stage === -1) this.stage = this.definition.stages.length;
-      if (await this.prepare()) this.replay();
+      await this.prepare();
       while (this.terminal === undefined) {
         if (this.draining) return await this.release();
         const stage = this.definition.stages[this.stage]!;
@@ -159,13 +161,13 @@ export class RunExecution {
    * Puts the open stage in a runnable state: an attempt interrupted by a crash counts as spent
    * (the budget survives crash loops), failed nodes of an explicitly resumed run get a fresh
    * budget, and a stage without rows is activated. One commit, only when something changed.
-   * Returns true when this is a recovery (an interrupted or failed run), not a continuation.
+   * A recovery (an interrupted or failed run, not a continuation) reports its completed steps.
    */
-  private async prepare(): Promise<boolean> {
+  private async prepare(): Promise<void> {
     const stage = this.definition.stages[this.stage];
     if (!stage) {
       await this.serial(() => this.commitAdvance([], []));
-      return false;
+      return;
     }
     const now = this.deps.clock.now();
     const writes: StepWrite[] = [];
@@ -176,7 +178,7 @@ export class RunExecution {
         const activation = await activate({ definition: this.definition, fromStage: this.stage, rows: pending, context: (n) => this.context(n, 0, this.abort.signal), now, nextSeq: () => this.seq++ });
         await this.commitAdvance(activation.steps, activation.events, activation);
       });
-      return false;
+      return;
     }
     if (this.resumed) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
     for (const node of stage.nodes) {
@@ -196,8 +198,8 @@ export class RunExecution {
         }
       }
     }
+    this.replayPending = writes.length > 0;
     if (events.length > 0) await this.serial(() => this.commitAdvance(writes, events));
-    return writes.length > 0;
   }
 
   // ---- node tasks -----------------------------------------------------------------------------
@@ -448,6 +450,10 @@ export class RunExecution {
     for (const s of change.steps ?? []) this.rows.set(s.name, { ...s, runId: this.run.id });
     for (const e of change.events ?? []) {
       this.emit({ type: e.type, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined });
+      if (e.type === 'run_resumed' && this.replayPending) {
+        this.replayPending = false;
+        this.replay();
+      }
     }
   }
 
