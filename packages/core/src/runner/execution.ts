@@ -180,7 +180,9 @@ export class RunExecution {
       });
       return;
     }
-    if (this.resumed) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
+    // A recovery: this run was interrupted (a crash, a lost lease) or failed, not merely continued.
+    const recovering = this.resumed && stage.nodes.some((n) => ['failed', 'running'].includes(this.rows.get(n.name)!.status));
+    if (recovering) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
     for (const node of stage.nodes) {
       const row = this.rows.get(node.name)!;
       if (row.status === 'failed') {
@@ -196,9 +198,13 @@ export class RunExecution {
           writes.push({ ...this.write(row), attempts: next, error: interrupted, startedAt: now });
           events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: next, detail: JSON.stringify({ previousAttempt: INTERRUPTED }) });
         }
+      } else if (row.status === 'retrying' && node.kind === 'step' && (row.wakeAt ?? 0) <= now) {
+        // A due attempt (an enqueued run's first, a handed-back run's next) begins in this commit.
+        writes.push({ ...this.write(row), status: 'running', attempts: row.attempts + 1, wakeAt: null, startedAt: now });
+        events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: row.attempts + 1, detail: null });
       }
     }
-    this.replayPending = writes.length > 0;
+    this.replayPending = recovering;
     if (events.length > 0) await this.serial(() => this.commitAdvance(writes, events));
   }
 
