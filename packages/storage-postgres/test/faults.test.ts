@@ -107,7 +107,8 @@ test('backends terminated between steps: workers reconnect, no pool slot leaks, 
   const results = await Promise.all(handles.map((h) => h.result()));
   expect(results).toEqual(Array.from({ length: 40 }, (_, n) => n * 10 + 1));
   await expectEachStepOnce(url, handles.map((h) => h.runId));
-  await new Promise((r) => setTimeout(r, 50));
+  // Once the runner is closed (no poll in flight), every slot of the pool is back and idle.
+  await runner.close();
   expect(pool.waitingCount).toBe(0);
   expect(pool.idleCount).toBe(pool.totalCount);
 });
@@ -147,6 +148,7 @@ test('a COMMIT that succeeds while the caller sees a connection error is not rep
   expect(faults).toBeGreaterThan(10);
   expect(await sql(url, 'select count(*)::int n from cairn_runs')).toEqual([{ n: 20 }]);
   await expectEachStepOnce(url, handles.map((h) => h.runId));
+  await runner.close();
   expect(pool.waitingCount).toBe(0);
   expect(pool.idleCount).toBe(pool.totalCount);
 });

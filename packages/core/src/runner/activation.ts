@@ -38,6 +38,34 @@ function blank(name: string, now: number): StepWrite {
   return { name, status: 'running', attempts: 1, output: null, error: null, childRunId: null, wakeAt: null, startedAt: now, finishedAt: null };
 }
 
+/**
+ * Activates one node: evaluates its condition (once) and returns its row (started, skipped, or
+ * failed when the condition threw) and the event saying so.
+ */
+export async function activateNode(node: NodeDefinition, context: (node: NodeDefinition) => StepContext, now: number, nextSeq: () => number): Promise<{ write: StepWrite; event: EventWrite }> {
+  const write = blank(node.name, now);
+  if (node.when) {
+    let run: boolean;
+    try {
+      run = (await node.when(context(node))) === true;
+    } catch (error) {
+      const message = `condition of ${node.name} threw: ${describeThrown(error).message}`;
+      return {
+        write: { ...write, status: 'failed', attempts: 0, finishedAt: now, error: JSON.stringify({ ...describeThrown(error), message }) },
+        event: { seq: nextSeq(), type: 'step_failed', node: node.name, attempt: 0, detail: JSON.stringify({ error: message }) },
+      };
+    }
+    if (!run) {
+      const reason = 'condition (when) returned false';
+      return {
+        write: { ...write, status: 'skipped', attempts: 0, finishedAt: now, error: JSON.stringify({ name: 'Skipped', message: reason }) },
+        event: { seq: nextSeq(), type: 'step_skipped', node: node.name, attempt: null, detail: JSON.stringify({ reason }) },
+      };
+    }
+  }
+  return { write, event: { seq: nextSeq(), type: 'step_started', node: node.name, attempt: 1, detail: null } };
+}
+
 /** Activates stages from `fromStage` on, mutating `rows` with the new rows it returns. */
 export async function activate(request: ActivationRequest): Promise<Activation> {
   const { definition, rows, now } = request;
@@ -46,31 +74,10 @@ export async function activate(request: ActivationRequest): Promise<Activation> 
   for (let index = request.fromStage; index < definition.stages.length; index++) {
     const stage = definition.stages[index]!;
     for (const node of stage.nodes) {
-      let write = blank(node.name, now);
-      if (node.when) {
-        let run: boolean;
-        try {
-          run = (await node.when(request.context(node))) === true;
-        } catch (error) {
-          const record = describeThrown(error);
-          write = { ...write, status: 'failed', attempts: 0, finishedAt: now, error: JSON.stringify({ ...record, message: `condition of ${node.name} threw: ${record.message}` }) };
-          steps.push(write);
-          rows.set(node.name, write);
-          events.push({ seq: request.nextSeq(), type: 'step_failed', node: node.name, attempt: 0, detail: JSON.stringify({ error: write.error && JSON.parse(write.error).message }) });
-          continue;
-        }
-        if (!run) {
-          const reason = 'condition (when) returned false';
-          write = { ...write, status: 'skipped', attempts: 0, finishedAt: now, error: JSON.stringify({ name: 'Skipped', message: reason }) };
-          steps.push(write);
-          rows.set(node.name, write);
-          events.push({ seq: request.nextSeq(), type: 'step_skipped', node: node.name, attempt: null, detail: JSON.stringify({ reason }) });
-          continue;
-        }
-      }
+      const { write, event } = await activateNode(node, request.context, now, request.nextSeq);
       steps.push(write);
+      events.push(event);
       rows.set(node.name, write);
-      events.push({ seq: request.nextSeq(), type: 'step_started', node: node.name, attempt: 1, detail: null });
     }
     const stageRows = stage.nodes.map((n) => rows.get(n.name));
     if (stageRows.some((r) => r?.status === 'failed') && stageRows.every(isFinal)) return { steps, events, stage: index, outcome: 'failed' };

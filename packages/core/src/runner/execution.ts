@@ -23,7 +23,7 @@ import { describeThrown, ThrownValueError, type StoredError } from '../serializa
 import type { Claim, CommitRequest, EventWrite, Lease, RunRecord, RunUpdate, StepRecord, StepWrite } from '../storage/records';
 import type { Storage } from '../storage/storage';
 import type { Clock } from '../time/clock';
-import { activate, isFinal, type Row } from './activation';
+import { activate, activateNode, isFinal, type Row } from './activation';
 import { runAttempt } from './attempt';
 import type { CairnEvent } from './events';
 import { createContext } from './context';
@@ -185,7 +185,12 @@ export class RunExecution {
     if (recovering) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
     for (const node of stage.nodes) {
       const row = this.rows.get(node.name)!;
-      if (row.status === 'failed') {
+      if (row.status === 'failed' && row.attempts === 0) {
+        // Its condition threw: the node never became ready, so the condition is evaluated again.
+        const { write, event } = await activateNode(node, (n) => this.context(n, 0, this.abort.signal), now, () => this.seq++);
+        writes.push(write);
+        events.push(event);
+      } else if (row.status === 'failed') {
         writes.push({ ...this.write(row), status: 'running', attempts: 1, error: null, childRunId: null, wakeAt: null, startedAt: now, finishedAt: null });
         events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: 1, detail: JSON.stringify({ resumedAfterFailure: true }) });
       } else if (row.status === 'running' && this.resumed) {
@@ -582,10 +587,6 @@ export class RunExecution {
   }
 
   private emit(event: Omit<CairnEvent, 'runId' | 'workflow' | 'trackingId' | 'at'>): void {
-    try {
-      this.deps.emit({ ...event, runId: this.run.id, workflow: this.definition.name, trackingId: this.run.trackingId, at: this.deps.clock.now() });
-    } catch (error) {
-      this.deps.logger.warn('cairn: an onEvent listener threw', { error: describeThrown(error).message });
-    }
+    this.deps.emit({ ...event, runId: this.run.id, workflow: this.definition.name, trackingId: this.run.trackingId, at: this.deps.clock.now() });
   }
 }

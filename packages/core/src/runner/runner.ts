@@ -190,7 +190,13 @@ export class Runner {
         maxPayloadBytes,
         random: options.random ?? Math.random,
       },
-      emit: (event: CairnEvent) => this.listener?.(event),
+      emit: (event: CairnEvent) => {
+        try {
+          this.listener?.(event);
+        } catch (error) {
+          this.logger.warn('cairn: an onEvent listener threw; the run goes on', { error: describeThrown(error).message });
+        }
+      },
       startChild: (parent, node, input, trackingId) => this.startChild(parent, node, input, trackingId),
       resumeChild: async (childRunId) => {
         await this.claimAndLaunch(childRunId, { includeFailed: true }, false);
@@ -299,8 +305,8 @@ export class Runner {
     const id = randomUUID();
     const now = this.clock.now();
     const input = this.serializer.deserialize(inputText);
-    // Resolve before writing: a DI failure must not leave a claimed run behind.
-    const instance = this.resolve(definition);
+    // Resolve before writing: a DI failure must not leave a claimed run behind. (A client never executes.)
+    const instance = this.role === 'client' ? undefined : this.resolve(definition);
     let seq = 1;
     const events: EventWrite[] = [{ seq: seq++, type: 'run_started', node: null, attempt: null, detail: parent ? JSON.stringify({ parentRunId: parent.runId, parentNode: parent.node }) : null }];
     const source = { workflow: definition.name, runId: id, trackingId, input, results: {}, logger: this.logger };
@@ -329,9 +335,9 @@ export class Runner {
     if (result.created && client) return result.claim.run;
     if (result.created) {
       for (const e of events) {
-        this.listener?.({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
+        this.deps.emit({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
       }
-      this.launch(definition, result.claim, false, instance);
+      this.launch(definition, result.claim, false, instance!);
       return result.claim.run;
     }
     const existing = result.run;

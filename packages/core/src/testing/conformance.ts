@@ -379,6 +379,53 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         expect(await runner.run(Conditional, { discount: true }, tid('cond-on'))).toBe(5);
       });
 
+      it('a condition that throws fails the run; on resume the condition is evaluated again', async () => {
+        const { runner, ledger } = await setup();
+        const state = { mode: 'throw' as 'throw' | 'false' };
+        @Workflow({ name: 'conformance-condition-throws' })
+        class Guarded {
+          constructor(private readonly l: Ledger) {}
+          @Step({ retries: 0 }) async a(ctx: StepContext) {
+            return this.l.record('a', ctx, 1);
+          }
+          @Step({
+            retries: 0,
+            when: () => {
+              if (state.mode === 'throw') throw new Error('flag service down');
+              return false;
+            },
+          })
+          async b(ctx: StepContext) {
+            return this.l.record('b', ctx, 2);
+          }
+        }
+        const trackingId = tid('cond-throws');
+        const error = await runner.run(Guarded, {}, trackingId).catch((e: unknown) => e);
+        expect(error).toMatchObject({ step: 'b', attempts: 0 });
+        expect(((error as Error).cause as Error).message).toContain('flag service down');
+        state.mode = 'false';
+        const handle = await runner.resume(Guarded, trackingId);
+        expect(await handle.result()).toBeUndefined();
+        expect((await handle.status()).steps.map((s) => [s.name, s.status])).toEqual([
+          ['a', 'completed'],
+          ['b', 'skipped'],
+        ]);
+        expect(ledger.calls).toEqual(['a']);
+      });
+
+      it('a throwing onEvent listener does not disturb runs', async () => {
+        let seen = 0;
+        const { runner, logger } = await setup({
+          onEvent: () => {
+            seen += 1;
+            throw new Error('listener bug');
+          },
+        });
+        expect(await runner.run(ThreeSteps, {}, tid('listener'))).toEqual({ step: 3 });
+        expect(seen).toBeGreaterThanOrEqual(5);
+        expect(logger.lines.some((l) => l.includes('onEvent listener threw'))).toBe(true);
+      });
+
       it('parallel stage: a failed sibling fails the run, the others finish and are kept; resume re-runs only what failed', async () => {
         const { runner, ledger } = await setup();
         ledger.behaviour.set('right', () => {

