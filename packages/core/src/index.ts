@@ -32,7 +32,7 @@ export { systemClock, ManualClock, type Clock } from './time/clock';
 export type { Duration } from './time/duration';
 export type { Storage } from './storage/storage';
 export { KyselyStorage, type KyselyStorageOptions } from './storage/kysely-storage';
-export type { StorageDialect, TransientKind, DueQuery } from './storage/dialect';
+export type { StorageDialect, TransientKind } from './storage/dialect';
 export type { CairnDatabase } from './storage/schema';
 export { migrations } from './storage/migrations';
 export type * from './storage/records';

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { PostgresDialect, sql, type RawBuilder, type Transaction } from 'kysely';
-import { InvalidArgumentError, type CairnDatabase, type DueQuery, type StorageDialect, type TransientKind } from '@cairn/core';
+import { InvalidArgumentError, type CairnDatabase, type StorageDialect, type TransientKind } from '@cairn/core';
 
 export interface PostgresStorageOptions {
   /** Connection string (postgres://user:pass@host:port/db). Ignored when `pool` is given. */
@@ -79,22 +79,7 @@ export function postgresDialect(options: PostgresStorageOptions): { dialect: Sto
     name: 'postgres',
     createKyselyDialect: () => new PostgresDialect({ pool: ownPool ?? borrowed(pool) }),
     classifyError: classify,
-    async selectDue(trx: Transaction<CairnDatabase>, query: DueQuery): Promise<string[]> {
-      let select = trx
-        .selectFrom('cairn_runs')
-        .select('id')
-        .where('workflow_name', 'in', query.workflowNames)
-        .where((eb) =>
-          eb.or([
-            eb('status', '=', 'pending'),
-            eb.and([eb('status', '=', 'waiting'), eb('wake_at', '<=', query.now)]),
-            eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<=', query.now)]),
-          ]),
-        );
-      if (query.exclude.length > 0) select = select.where('id', 'not in', query.exclude);
-      const rows = await select.orderBy('updated_at').limit(query.limit).forUpdate().skipLocked().execute();
-      return rows.map((r) => r.id);
-    },
+    skipLockedClaims: true,
     ...(clock === 'database' ? { databaseNow: (): RawBuilder<number> => now } : {}),
     async notify(trx: Transaction<CairnDatabase>): Promise<void> {
       await sql`select pg_notify(${channel}, '')`.execute(trx);

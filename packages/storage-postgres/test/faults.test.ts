@@ -9,7 +9,7 @@ import pg from 'pg';
 import { Runner, Step, Workflow, WorkflowDefinitionChangedError, type StepContext } from '@cairn/core';
 import { memoryLogger } from '@cairn/core/testing';
 import { PostgresStorage } from '@cairn/storage-postgres';
-import { freshDatabase } from './support/database';
+import { freshDatabase, query as sql } from './support/database';
 import { pgCtl, startPostgres, stopPostgres, type TestPostgres } from './support/postgres-server';
 
 const executed: string[] = [];
@@ -38,15 +38,6 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
 });
 
-async function sql<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 function worker(storage: PostgresStorage, workflows: (new () => object)[] = [Chain]): Runner {
   const runner = new Runner({ storage, workflows, logger: memoryLogger(), pollMs: 25, leaseMs: 10_000 });

@@ -8,12 +8,13 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Runner, Step, Workflow, systemClock, type Clock, type StepContext } from '@cairn/core';
 import { memoryLogger } from '@cairn/core/testing';
 import { PostgresStorage } from '@cairn/storage-postgres';
 import { assertBuilt, spawnFixture, type Spawned } from '../../core/test/support/processes';
-import { freshDatabase } from './support/database';
+import { freshDatabase, query } from './support/database';
+
+const sql = <T>(text: string, values: unknown[] = []): Promise<T[]> => query<T>(url, text, values);
 import { readExecutions } from './support/ledger';
 import { Pipeline } from './fixtures/pg-worker-workflow';
 
@@ -64,15 +65,6 @@ function runner(options: { clock?: Clock; leaseMs?: number; workerId?: string } 
   return r;
 }
 
-async function sql<T>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,12 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Runner } from '@cairn/core';
 import { memoryLogger } from '@cairn/core/testing';
 import { PostgresStorage } from '@cairn/storage-postgres';
 import { assertBuilt, lastJson, runFixture, spawnFixture, type Spawned } from '../../core/test/support/processes';
-import { freshDatabase } from './support/database';
+import { freshDatabase, query } from './support/database';
 import { Pipeline } from './fixtures/pg-worker-workflow';
 import { overlaps, readExecutions } from './support/ledger';
 
@@ -29,15 +28,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 function startWorker(env: Record<string, string>): Promise<Spawned> {
   return new Promise((resolve, reject) => {

@@ -7,14 +7,6 @@ import type { CairnDatabase } from './schema';
 
 export type TransientKind = 'busy' | 'unavailable';
 
-export interface DueQuery {
-  workflowNames: readonly string[];
-  exclude: readonly string[];
-  limit: number;
-  /** Now, on the clock leases are judged by (a value, or the database clock as SQL). */
-  now: number | RawBuilder<number>;
-}
-
 export interface StorageDialect {
   /** Short name for messages ('sqlite', 'postgres'). */
   readonly name: string;
@@ -23,11 +15,11 @@ export interface StorageDialect {
   /** Recognises lock contention and lost connections; everything else is permanent. */
   classifyError(error: unknown): TransientKind | undefined;
   /**
-   * Picks the ids of claimable runs inside the claiming transaction. The default selects them
-   * plainly (SQLite's write transaction already excludes other claimers); PostgreSQL locks them
-   * with FOR UPDATE SKIP LOCKED so concurrent workers never queue on the same rows.
+   * Lock the rows of claimable runs with FOR UPDATE SKIP LOCKED while claiming them, so concurrent
+   * workers never queue on each other's rows (PostgreSQL). SQLite's write transaction already
+   * excludes other claimers.
    */
-  selectDue?(trx: Transaction<CairnDatabase>, query: DueQuery): Promise<string[]>;
+  readonly skipLockedClaims?: boolean;
   /**
    * The database's own time in epoch milliseconds, as SQL. When set, leases and due times are
    * judged by this one clock for every worker (a worker with a skewed clock can neither steal a

