@@ -102,6 +102,11 @@ export function postgresDialect(options: PostgresStorageOptions): { dialect: Sto
                   await new Promise((r) => setTimeout(r, 500));
                   continue;
                 }
+                if (closed) {
+                  // close() came while we were connecting: do not keep this connection.
+                  await next.end().catch(() => undefined);
+                  return;
+                }
                 client = next;
                 listeners.add(next);
                 next.on('notification', () => onWake());

@@ -38,6 +38,17 @@ class Gated {
   }
 }
 
+let bounces = 0;
+/** Fails once, then succeeds after a 300 ms backoff (longer than parkAfterMs, so the run parks). */
+@Workflow({ name: 'lease-bouncy' })
+class Bouncy {
+  @Step({ retries: 1, backoff: 300 }) async bounce() {
+    bounces += 1;
+    if (bounces === 1) throw new Error('first try fails');
+    return 'bounced';
+  }
+}
+
 const runners: Runner[] = [];
 const children: Spawned[] = [];
 let url: string;
@@ -60,7 +71,7 @@ afterAll(async () => {
 });
 
 function runner(options: { clock?: Clock; leaseMs?: number; workerId?: string } = {}): Runner {
-  const r = new Runner({ storage: new PostgresStorage({ connectionString: url, poolSize: 4 }), workflows: [Gated], logger: memoryLogger(), pollMs: 25, leaseMs: options.leaseMs ?? 1000, ...options });
+  const r = new Runner({ storage: new PostgresStorage({ connectionString: url, poolSize: 4 }), workflows: [Gated], logger: memoryLogger(), pollMs: 25, leaseMs: options.leaseMs ?? 1000, parkAfterMs: 100, ...options });
   runners.push(r);
   return r;
 }
@@ -114,6 +125,21 @@ test('leases are judged by the database clock: a worker an hour fast neither ste
   expect(Number(own!.ms)).toBeGreaterThan(0);
   gates.get(mine.runId)?.();
   await mine.result();
+});
+
+test('a backoff parked by a worker whose clock runs an hour fast is resumed on time by a normal worker', async () => {
+  const hourFast: Clock = { now: () => systemClock.now() + 3_600_000, sleep: systemClock.sleep };
+  const fast = runner({ workerId: 'fast-parker', clock: hourFast });
+  fast.register(Bouncy);
+  const handle = await fast.start(Bouncy, {}, 'skewed-backoff');
+  await until('the run to park', async () => (await sql<{ status: string }>('select status from cairn_runs where id = $1', [handle.runId]))[0]?.status === 'waiting');
+  await fast.close({ timeoutMs: 0 });
+  const normal = runner({ workerId: 'normal' });
+  normal.register(Bouncy);
+  normal.work();
+  const started = Date.now();
+  await until('the run to complete', async () => (await sql<{ status: string }>('select status from cairn_runs where id = $1', [handle.runId]))[0]?.status === 'completed', 10_000);
+  expect(Date.now() - started).toBeLessThan(5000);
 });
 
 test('close() with a step in flight: the step finishes, the lease is released, another worker continues at once', async () => {

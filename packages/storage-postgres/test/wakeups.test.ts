@@ -7,7 +7,7 @@ import pg from 'pg';
 import { InvalidArgumentError, Runner, Step, Workflow, type StepContext } from '@cairn/core';
 import { memoryLogger } from '@cairn/core/testing';
 import { PostgresStorage } from '@cairn/storage-postgres';
-import { freshDatabase } from './support/database';
+import { freshDatabase, query } from './support/database';
 
 @Workflow({ name: 'wake-echo' })
 class Echo {
@@ -48,4 +48,17 @@ test('a pool you pass in is used and never ended by Cairn', async () => {
   const { rows } = await pool.query("select count(*)::int n from mine.cairn_runs");
   expect(rows).toEqual([{ n: 1 }]);
   await pool.end();
+});
+
+test('work() and close() in quick succession leave no LISTEN connection behind', async () => {
+  const url = await freshDatabase('listenleak');
+  for (let i = 0; i < 5; i++) {
+    const runner = new Runner({ storage: new PostgresStorage({ connectionString: url }), workflows: [Echo], logger: memoryLogger() });
+    if (i === 0) await runner.migrate();
+    runner.work();
+    await runner.close();
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const database = new URL(url).pathname.slice(1);
+  expect(await query(url, "select count(*)::int n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [database])).toEqual([{ n: 0 }]);
 });

@@ -4,7 +4,7 @@
  * checking, so a misuse is reported together with every other problem of the class.
  */
 import 'reflect-metadata';
-import type { StepOptions, SubflowOptions, WorkflowClass, WorkflowOptions } from '../graph/types';
+import type { StepOptions, SubflowOptions, WorkflowOptions } from '../graph/types';
 
 const WORKFLOW = Symbol.for('cairn:workflow');
 const MEMBERS = Symbol.for('cairn:members');
@@ -68,10 +68,6 @@ export function recordMember(
 
 export function readWorkflow(cls: object): { options: WorkflowOptions } | undefined {
   return Reflect.getOwnMetadata(WORKFLOW, cls) as { options: WorkflowOptions } | undefined;
-}
-
-export function isWorkflowClass(value: unknown): value is WorkflowClass {
-  return typeof value === 'function' && readWorkflow(value) !== undefined;
 }
 
 /** Members in declaration order, base classes first. */

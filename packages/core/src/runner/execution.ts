@@ -19,7 +19,7 @@ import {
 import type { Logger, NodeDefinition, StageDefinition, StepContext, WorkflowDefinition } from '../graph/types';
 import { backoffDelay } from '../retry/policy';
 import { encodeValue, type Serializer } from '../serialization/serializer';
-import { describeThrown, ThrownValueError, type StoredError } from '../serialization/thrown';
+import { decodeError, describeThrown, ThrownValueError, type StoredError } from '../serialization/thrown';
 import type { Claim, CommitRequest, EventWrite, Lease, RunRecord, RunUpdate, StepRecord, StepWrite } from '../storage/records';
 import type { Storage } from '../storage/storage';
 import type { Clock } from '../time/clock';
@@ -78,6 +78,12 @@ export class RunExecution {
   private draining = false;
   /** Set by prepare() on a recovery: replays are reported right after `run_resumed`. */
   private replayPending = false;
+  /**
+   * The earliest due time among the parked steps this execution found. The storage (on PostgreSQL,
+   * the database clock) already judged the run due; parked steps wait only their difference to it,
+   * so a worker whose clock is skewed never delays another worker's run.
+   */
+  private dueBase: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -172,6 +178,8 @@ export class RunExecution {
     const now = this.deps.clock.now();
     const writes: StepWrite[] = [];
     const events: EventWrite[] = [];
+    const dues = stage.nodes.map((n) => this.rows.get(n.name)).flatMap((r) => (r?.status === 'retrying' && r.wakeAt !== null ? [r.wakeAt] : []));
+    this.dueBase = dues.length > 0 ? Math.min(...dues) : undefined;
     if (stage.nodes.some((n) => !this.rows.has(n.name))) {
       await this.serial(async () => {
         const pending = new Map<string, Row>(this.rows);
@@ -180,8 +188,11 @@ export class RunExecution {
       });
       return;
     }
+    // The whole run had failed (its stage settled with a failure) and is being resumed: only then do
+    // failed steps get a fresh budget. A parked run waking up leaves its failed siblings failed.
+    const runFailed = stage.nodes.every((n) => isFinal(this.rows.get(n.name)));
     // A recovery: this run was interrupted (a crash, a lost lease) or failed, not merely continued.
-    const recovering = this.resumed && stage.nodes.some((n) => ['failed', 'running'].includes(this.rows.get(n.name)!.status));
+    const recovering = this.resumed && stage.nodes.some((n) => this.rows.get(n.name)!.status === 'running' || (runFailed && this.rows.get(n.name)!.status === 'failed'));
     if (recovering) events.push({ seq: this.seq++, type: 'run_resumed', node: null, attempt: null, detail: null });
     for (const node of stage.nodes) {
       const row = this.rows.get(node.name)!;
@@ -190,7 +201,7 @@ export class RunExecution {
         const { write, event } = await activateNode(node, (n) => this.context(n, 0, this.abort.signal), now, () => this.seq++);
         writes.push(write);
         events.push(event);
-      } else if (row.status === 'failed') {
+      } else if (row.status === 'failed' && runFailed) {
         writes.push({ ...this.write(row), status: 'running', attempts: 1, error: null, childRunId: null, wakeAt: null, startedAt: now, finishedAt: null });
         events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: 1, detail: JSON.stringify({ resumedAfterFailure: true }) });
       } else if (row.status === 'running' && this.resumed) {
@@ -203,7 +214,7 @@ export class RunExecution {
           writes.push({ ...this.write(row), attempts: next, error: interrupted, startedAt: now });
           events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: next, detail: JSON.stringify({ previousAttempt: INTERRUPTED }) });
         }
-      } else if (row.status === 'retrying' && node.kind === 'step' && (row.wakeAt ?? 0) <= now) {
+      } else if (row.status === 'retrying' && node.kind === 'step' && (row.wakeAt === null || row.wakeAt === this.dueBase)) {
         // A due attempt (an enqueued run's first, a handed-back run's next) begins in this commit.
         writes.push({ ...this.write(row), status: 'running', attempts: row.attempts + 1, wakeAt: null, startedAt: now });
         events.push({ seq: this.seq++, type: 'step_started', node: node.name, attempt: row.attempts + 1, detail: null });
@@ -220,9 +231,8 @@ export class RunExecution {
   }
 
   private async waitUntilDue(row: StepRecord): Promise<{ parkUntil: number } | undefined> {
-    const due = row.wakeAt ?? 0;
-    const wait = due - this.deps.clock.now();
-    if (wait > this.deps.settings.parkAfterMs) return { parkUntil: due };
+    const wait = (row.wakeAt ?? 0) - (this.dueBase ?? row.wakeAt ?? 0);
+    if (wait > this.deps.settings.parkAfterMs) return { parkUntil: this.deps.clock.now() + wait };
     if (wait > 0) await this.deps.clock.sleep(wait, this.abort.signal);
     return undefined;
   }
@@ -314,7 +324,7 @@ export class RunExecution {
         if (parked) return parked;
         const attempt = row.attempts + 1;
         if (row.childRunId) await this.deps.resumeChild(row.childRunId);
-        await this.serial(() => this.commitRows([{ ...this.write(row), status: row.childRunId ? 'waiting' : 'running', attempts: attempt, startedAt: this.deps.clock.now() }], [{ seq: this.seq++, type: 'step_started', node: node.name, attempt, detail: null }]));
+        await this.serial(() => this.commit({ steps: [{ ...this.write(row), status: row.childRunId ? 'waiting' : 'running', attempts: attempt, startedAt: this.deps.clock.now() }], events: [{ seq: this.seq++, type: 'step_started', node: node.name, attempt, detail: null }] }));
         row = this.rows.get(node.name)!;
       }
       if (row.status === 'running') {
@@ -332,7 +342,7 @@ export class RunExecution {
         return undefined;
       }
       if (child.status !== 'failed') return { child: child.id };
-      const error: StoredError = child.error ? (JSON.parse(child.error) as StoredError) : { name: 'Error', message: `child run ${child.id} failed` };
+      const error: StoredError = child.error ? decodeError(child.error) : { name: 'Error', message: `child run ${child.id} failed` };
       if (row.attempts >= maxAttempts || error.code === 'WORKFLOW_DEFINITION_CHANGED') {
         await this.settle(node, { status: 'failed', error, attempts: row.attempts });
         return undefined;
@@ -357,10 +367,7 @@ export class RunExecution {
       return false;
     }
     await this.serial(() =>
-      this.commitRows(
-        [{ ...this.write(row), status: 'waiting', childRunId: child.id }],
-        [{ seq: this.seq++, type: 'subflow_started', node: node.name, attempt: row.attempts, detail: JSON.stringify({ childRunId: child.id, trackingId: child.trackingId }) }],
-      ),
+      this.commit({ steps: [{ ...this.write(row), status: 'waiting', childRunId: child.id }], events: [{ seq: this.seq++, type: 'subflow_started', node: node.name, attempt: row.attempts, detail: JSON.stringify({ childRunId: child.id, trackingId: child.trackingId }) }] }),
     );
     return true;
   }
@@ -370,7 +377,7 @@ export class RunExecution {
   private startAttempt(node: NodeDefinition, attempt: number): Promise<void> {
     return this.serial(() => {
       const row = this.rows.get(node.name)!;
-      return this.commitRows([{ ...this.write(row), status: 'running', attempts: attempt, wakeAt: null, startedAt: this.deps.clock.now() }], [{ seq: this.seq++, type: 'step_started', node: node.name, attempt, detail: null }]);
+      return this.commit({ steps: [{ ...this.write(row), status: 'running', attempts: attempt, wakeAt: null, startedAt: this.deps.clock.now() }], events: [{ seq: this.seq++, type: 'step_started', node: node.name, attempt, detail: null }] });
     });
   }
 
@@ -378,10 +385,7 @@ export class RunExecution {
     return this.serial(() => {
       const row = this.rows.get(node.name)!;
       const record = this.record(error);
-      return this.commitRows(
-        [{ ...this.write(row), status: 'retrying', attempts: attempt, error: JSON.stringify(record), wakeAt: due }],
-        [{ seq: this.seq++, type: 'step_retrying', node: node.name, attempt, detail: JSON.stringify({ error: record.message, delayMs }) }],
-      );
+      return this.commit({ steps: [{ ...this.write(row), status: 'retrying', attempts: attempt, error: JSON.stringify(record), wakeAt: due }], events: [{ seq: this.seq++, type: 'step_retrying', node: node.name, attempt, detail: JSON.stringify({ error: record.message, delayMs }) }] });
     });
   }
 
@@ -426,15 +430,28 @@ export class RunExecution {
         events.push(...activation.events);
       }
       nextStage = activation.stage;
+      let output: string | undefined;
+      let outputError: StoredError | undefined;
       if (activation.outcome === 'completed') {
+        try {
+          output = this.output(rows);
+        } catch (error) {
+          outputError = describeThrown(error);
+        }
+      }
+      if (output !== undefined) {
         terminal = 'completed';
-        run = { status: 'completed', output: this.output(rows), error: null, wakeAt: null, release: true };
+        run = { status: 'completed', output, error: null, wakeAt: null, release: true };
         events.push({ seq: this.seq++, type: 'run_completed', node: null, attempt: null, detail: null });
+      } else if (outputError) {
+        terminal = 'failed';
+        run = { status: 'failed', error: JSON.stringify(outputError), wakeAt: null, release: true };
+        events.push({ seq: this.seq++, type: 'run_failed', node: null, attempt: null, detail: JSON.stringify({ error: outputError.message }) });
       } else if (activation.outcome === 'failed') {
         terminal = 'failed';
         const failedStage = this.definition.stages[activation.stage]!;
         const failed = failedStage.nodes.map((n) => rows.get(n.name)!).find((r) => r.status === 'failed')!;
-        const cause = failed.error ? (JSON.parse(failed.error) as StoredError) : { name: 'Error', message: 'failed' };
+        const cause = failed.error ? decodeError(failed.error) : { name: 'Error', message: 'failed' };
         const error = new StepFailedError(failed.name, failed.attempts, `Step ${failed.name} of ${this.definition.name} failed after ${failed.attempts} attempt${failed.attempts === 1 ? '' : 's'}: ${cause.message}`);
         run = { status: 'failed', error: JSON.stringify({ ...describeThrown(error), stack: undefined, cause }), wakeAt: null, release: true };
         events.push({ seq: this.seq++, type: 'run_failed', node: failed.name, attempt: failed.attempts, detail: JSON.stringify({ error: error.message }) });
@@ -445,11 +462,7 @@ export class RunExecution {
     this.terminal = terminal;
   }
 
-  private commitRows(steps: StepWrite[], events: EventWrite[]): Promise<void> {
-    return this.commit({ steps, events });
-  }
-
-  private async commit(change: Pick<CommitRequest, 'steps' | 'events' | 'run' | 'wakeParent'>): Promise<void> {
+  private async commit(change: Pick<CommitRequest, 'steps' | 'events' | 'run' | 'wakeParent' | 'wakeIfFinished'>): Promise<void> {
     if (this.abort.signal.aborted) throw this.abort.signal.reason;
     const request: CommitRequest = { runId: this.run.id, lease: this.lease, leaseMs: this.deps.settings.leaseMs, ...change };
     try {
@@ -501,6 +514,7 @@ export class RunExecution {
       this.commit({
         run: { status: 'waiting', wakeAt, release: true },
         events: [{ seq: this.seq++, type: 'run_parked', node: null, attempt: null, detail: JSON.stringify({ wakeAt, children }) }],
+        wakeIfFinished: children,
       }),
     );
     // A child that finished between our check and the park found us still running and could
@@ -569,7 +583,7 @@ export class RunExecution {
     }
     const record: Record<string, unknown> = {};
     for (const node of last.nodes) record[node.name] = this.results[node.name];
-    return encodeValue(this.deps.serializer, record, `result of run ${this.run.id}`, Number.MAX_SAFE_INTEGER);
+    return encodeValue(this.deps.serializer, record, `result of run ${this.run.id}`, this.deps.settings.maxPayloadBytes);
   }
 
   private record(error: unknown): StoredError {

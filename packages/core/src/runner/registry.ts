@@ -15,7 +15,9 @@ export class Registry {
     const definition = compileWorkflow(cls);
     const versions = this.byName.get(definition.name) ?? new Map<number, WorkflowDefinition>();
     const existing = versions.get(definition.version);
-    if (existing && existing.workflowClass !== cls) {
+    // Already registered: done (this also ends the recursion of workflows that subflow to each other).
+    if (existing?.workflowClass === cls) return existing;
+    if (existing) {
       if (existing.hash === definition.hash) return existing;
       throw new InvalidArgumentError(
         `Two different classes are registered as workflow '${definition.name}' version ${definition.version} (${existing.workflowClass.name} and ${cls.name}); bump the version of one of them.`,

@@ -18,7 +18,7 @@ import {
 } from '../errors/errors';
 import type { Logger, NodeDefinition, WorkflowClass, WorkflowDefinition } from '../graph/types';
 import { DEFAULT_MAX_PAYLOAD_BYTES, devalueSerializer, encodeValue, type Serializer } from '../serialization/serializer';
-import { describeThrown, type StoredError } from '../serialization/thrown';
+import { decodeError, describeThrown } from '../serialization/thrown';
 import type { Claim, ClaimOptions, EventRecord, EventWrite, RunRecord, RunStatus, StepStatus } from '../storage/records';
 import type { Storage } from '../storage/storage';
 import { systemClock, type Clock } from '../time/clock';
@@ -119,8 +119,9 @@ function duration(value: Duration | undefined, fallback: number, label: string, 
   if (value === undefined) return fallback;
   const parsed = parseDuration(value, label);
   if ('problem' in parsed) throw new InvalidArgumentError(parsed.problem);
-  if (parsed.ms < min) throw new InvalidArgumentError(`${label} must be at least ${min} ms (got ${parsed.ms})`);
-  return parsed.ms;
+  const ms = Math.round(parsed.ms);
+  if (ms < min) throw new InvalidArgumentError(`${label} must be at least ${min} ms (got ${parsed.ms})`);
+  return ms;
 }
 
 function validateTrackingId(trackingId: unknown): asserts trackingId is string {
@@ -141,6 +142,8 @@ export class Runner {
   private readonly pollMs: number;
   private readonly deps: ExecutionDeps;
   private readonly active = new Map<string, { execution: RunExecution; done: Promise<void> }>();
+  /** Starts, claims and hand-backs under way: close() lets them land before closing the storage. */
+  private readonly inflight = new Set<Promise<unknown>>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly closing = new AbortController();
   private working: Promise<void> | undefined;
@@ -168,7 +171,9 @@ export class Runner {
     this.role = options.role ?? 'worker';
     this.storage = options.storage;
     this.resolveInstance = options.resolve ?? ((cls) => new (cls as new () => object)());
-    this.clock = options.clock ?? systemClock;
+    const clock = options.clock ?? systemClock;
+    // Times are whole milliseconds everywhere (PostgreSQL stores them as bigint).
+    this.clock = { now: () => Math.floor(clock.now()), sleep: (ms, signal) => clock.sleep(ms, signal) };
     this.serializer = options.serializer ?? devalueSerializer;
     this.logger = options.logger ?? consoleLogger;
     this.listener = options.onEvent;
@@ -225,7 +230,7 @@ export class Runner {
     const definition = this.registry.register(workflow);
     validateTrackingId(trackingId);
     const inputText = encodeValue(this.serializer, input, `input of workflow ${definition.name}`, this.deps.settings.maxPayloadBytes);
-    const run = await this.startRun(definition, inputText, trackingId, null);
+    const run = await this.track(this.startRun(definition, inputText, trackingId, null));
     return this.handle<R>(run);
   }
 
@@ -250,11 +255,11 @@ export class Runner {
    */
   async resume<R = unknown, W extends object = object>(workflow: WorkflowClass<W>, trackingId: string): Promise<RunHandle<R>> {
     this.assertOpen();
+    if (this.role === 'client') throw new InvalidArgumentError("resume() needs a runner with role 'worker'; a client runner does not execute runs.");
     const definition = this.registry.register(workflow);
     validateTrackingId(trackingId);
     const run = await this.storage.findRun(definition.name, trackingId);
     if (!run) throw new RunNotFoundError(`No run of workflow '${definition.name}' has tracking id '${trackingId}'.`);
-    if (this.role === 'client') throw new InvalidArgumentError("resume() needs a runner with role 'worker'; a client runner does not execute runs.");
     if (run.status !== 'completed' && !this.active.has(run.id)) await this.claimAndLaunch(run.id, { includeFailed: true, ignoreWakeAt: true }, true);
     return this.handle<R>(run);
   }
@@ -284,6 +289,7 @@ export class Runner {
     this.closing.abort(new RunnerClosedError('The runner is closing.'));
     this.wakeWork?.();
     await this.working;
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
     for (const { execution } of this.active.values()) execution.drain();
     const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
     let timer: NodeJS.Timeout | undefined;
@@ -302,6 +308,13 @@ export class Runner {
   // ---- starting and claiming --------------------------------------------------------------------
 
   private async startRun(definition: WorkflowDefinition, inputText: string, trackingId: string, parent: { runId: string; node: string } | null): Promise<RunRecord> {
+    // Conditions are evaluated once, when a node becomes ready: a repeated start of an existing run
+    // must not evaluate the first stage's conditions again, so look the run up first (one read, and
+    // only for workflows whose first stage has a condition).
+    if (definition.stages[0]!.nodes.some((n) => n.when)) {
+      const existing = await this.storage.findRun(definition.name, trackingId);
+      if (existing) return this.existing(definition, existing, this.serializer.deserialize(inputText), trackingId, parent);
+    }
     const id = randomUUID();
     const now = this.clock.now();
     const input = this.serializer.deserialize(inputText);
@@ -340,7 +353,11 @@ export class Runner {
       this.launch(definition, result.claim, false, instance!);
       return result.claim.run;
     }
-    const existing = result.run;
+    return this.existing(definition, result.run, input, trackingId, parent);
+  }
+
+  /** A start found an existing run: the same input gets a handle on it, another input a conflict. */
+  private async existing(definition: WorkflowDefinition, existing: RunRecord, input: unknown, trackingId: string, parent: { runId: string } | null): Promise<RunRecord> {
     if (!isDeepStrictEqual(this.serializer.deserialize(existing.input), input)) {
       throw new TrackingIdConflictError(
         `Workflow '${definition.name}' already has a run with tracking id '${trackingId}' (run ${existing.id}) and a different input; nothing was changed. Use a new tracking id for a new run.`,
@@ -352,7 +369,7 @@ export class Runner {
 
   /** Brings an existing run of a repeated `start` back to life when nobody is running it. */
   private async adopt(run: RunRecord, resumeFailed: boolean): Promise<void> {
-    if (run.status === 'waiting' && run.error) throw errorFromRecord(JSON.parse(run.error) as StoredError);
+    if (run.status === 'waiting' && run.error) throw errorFromRecord(decodeError(run.error));
     if (this.role === 'client' || this.active.has(run.id) || run.status === 'completed') return;
     const now = this.clock.now();
     const abandoned = run.status === 'pending' || (run.status === 'running' && run.leaseExpiresAt !== null && run.leaseExpiresAt <= now);
@@ -371,7 +388,7 @@ export class Runner {
   /** Claims a run and executes it here. Returns false when someone else holds a live lease. */
   private async claimAndLaunch(runId: string, options: ClaimOptions, explicit: boolean): Promise<boolean> {
     if (this.closed || this.active.has(runId)) return false;
-    const claim = await this.storage.claimRun(runId, this.workerId, this.deps.settings.leaseMs, this.clock.now(), options);
+    const claim = await this.track(this.storage.claimRun(runId, this.workerId, this.deps.settings.leaseMs, this.clock.now(), options));
     if (!claim) return false;
     return this.route(claim, explicit);
   }
@@ -380,7 +397,7 @@ export class Runner {
     const definition = this.registry.forRun(claim.run);
     if (definition instanceof Error) {
       if (definition instanceof WorkflowDefinitionChangedError) await RunExecution.parkChanged(this.deps, claim, definition);
-      else await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+      else await this.handBack(claim);
       if (explicit) throw definition;
       this.logger.warn(`cairn: ${definition.message}`, { runId: claim.run.id });
       return false;
@@ -389,11 +406,23 @@ export class Runner {
     try {
       instance = this.resolve(definition);
     } catch (error) {
-      await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+      await this.handBack(claim);
       throw error;
     }
     this.launch(definition, claim, true, instance);
     return true;
+  }
+
+  /** Gives a claimed run back untouched (pending, lease released) for any worker to take. */
+  private async handBack(claim: Claim): Promise<void> {
+    await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.inflight.add(operation);
+    const done = (): void => void this.inflight.delete(operation);
+    operation.then(done, done);
+    return operation;
   }
 
   private resolve(definition: WorkflowDefinition): object {
@@ -405,6 +434,11 @@ export class Runner {
   }
 
   private launch(definition: WorkflowDefinition, claim: Claim, resumed: boolean, instance: object): void {
+    if (this.closed) {
+      // A claim that landed while the runner was closing: never execute it; hand it back.
+      this.track(this.handBack(claim)).catch(() => undefined);
+      return;
+    }
     const execution = new RunExecution(this.deps, definition, claim, instance, resumed);
     const runId = claim.run.id;
     const done = execution.execute().then(
@@ -447,9 +481,20 @@ export class Runner {
     });
   }
 
-  private scheduleWake(runId: string, wakeAt: number): void {
+  /**
+   * Resumes a parked run here when it falls due. On PostgreSQL the database's clock decides "due"
+   * and may trail ours by a little: while the run is still parked, look again shortly (a worker's
+   * `work()` loop would find it anyway).
+   */
+  private scheduleWake(runId: string, wakeAt: number, retries = 40): void {
     this.clock.sleep(Math.max(0, wakeAt - this.clock.now()), this.closing.signal).then(
-      () => this.tryResume(runId, {}),
+      async () => {
+        if (await this.claimAndLaunch(runId, {}, false).catch(() => false)) return;
+        const run = await this.storage.getRun(runId).catch(() => undefined);
+        if (retries > 0 && !this.closed && run?.status === 'waiting' && run.wakeAt !== null && !this.active.has(runId)) {
+          this.scheduleWake(runId, this.clock.now() + 25, retries - 1);
+        }
+      },
       () => undefined,
     );
   }
@@ -497,7 +542,10 @@ export class Runner {
       workflow: run.workflowName,
       result: () => this.result<R>(run.id),
       status: () => this.info(run.id),
-      history: () => this.storage.listEvents(run.id),
+      history: async () => {
+        this.assertOpen();
+        return this.storage.listEvents(run.id);
+      },
     });
   }
 
@@ -507,7 +555,7 @@ export class Runner {
       const run = await this.storage.getRun(runId);
       if (!run) throw new RunNotFoundError(`Run ${runId} does not exist.`);
       if (run.status === 'completed') return (run.output === null ? undefined : this.serializer.deserialize(run.output)) as R;
-      if (run.status === 'failed') throw errorFromRecord(JSON.parse(run.error ?? '{"name":"Error","message":"run failed"}') as StoredError);
+      if (run.status === 'failed') throw errorFromRecord(decodeError(run.error ?? '{"name":"Error","message":"run failed"}'));
       await new Promise<void>((resolve) => {
         const waiters = this.waiters.get(runId) ?? new Set<() => void>();
         const wake = (): void => {
@@ -524,6 +572,7 @@ export class Runner {
   }
 
   private async info(runId: string): Promise<RunInfo> {
+    this.assertOpen();
     const run = await this.storage.getRun(runId);
     if (!run) throw new RunNotFoundError(`Run ${runId} does not exist.`);
     const steps = await this.storage.listSteps(runId);
@@ -536,12 +585,12 @@ export class Runner {
       workflow: run.workflowName,
       version: run.workflowVersion,
       status: run.status,
-      error: run.error ? errorFromRecord(JSON.parse(run.error) as StoredError) : undefined,
+      error: run.error ? errorFromRecord(decodeError(run.error)) : undefined,
       steps: steps.map((s) => ({
         name: s.name,
         status: s.status,
         attempts: s.attempts,
-        error: s.error ? (JSON.parse(s.error) as StoredError).message : undefined,
+        error: s.error ? decodeError(s.error).message : undefined,
         childRunId: s.childRunId ?? undefined,
       })),
       wakeAt: run.wakeAt ?? undefined,

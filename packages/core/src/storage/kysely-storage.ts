@@ -172,6 +172,16 @@ export class KyselyStorage implements Storage {
       }
       await this.writeSteps(trx, request.runId, request.steps ?? []);
       await this.writeEvents(trx, request.runId, request.events ?? [], now);
+      if (request.wakeIfFinished && request.wakeIfFinished.length > 0) {
+        // Parking to wait for children: if one already finished (its wake found us still running),
+        // make the run due now, in this transaction, so the wake-up cannot be lost.
+        await trx
+          .updateTable('cairn_runs')
+          .set({ wake_at: this.time(now) })
+          .where('id', '=', request.runId)
+          .where((eb) => eb.exists(eb.selectFrom('cairn_runs as child').select('child.id').where('child.id', 'in', request.wakeIfFinished!).where('child.status', 'in', ['completed', 'failed'])))
+          .execute();
+      }
       if (request.wakeParent) {
         await trx.updateTable('cairn_runs').set({ wake_at: this.time(now), updated_at: this.time(now) }).where('id', '=', request.wakeParent).where('status', '=', 'waiting').execute();
       }
@@ -240,14 +250,15 @@ export class KyselyStorage implements Storage {
     }
   }
 
-  private claimable(eb: ExpressionBuilder<CairnDatabase, 'cairn_runs'>, owner: string, now: TimeValue, options: ClaimOptions) {
+  private claimable(eb: ExpressionBuilder<CairnDatabase, 'cairn_runs'>, now: TimeValue, options: ClaimOptions) {
     const statuses = eb.or([
       eb('status', '=', 'pending'),
       eb('status', '=', 'running'),
       options.ignoreWakeAt ? eb('status', '=', 'waiting') : eb.and([eb('status', '=', 'waiting'), eb('wake_at', '<=', now)]),
       ...(options.includeFailed ? [eb('status', '=', 'failed')] : []),
     ]);
-    const free = eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<=', now), eb('lease_owner', '=', owner)]);
+    // Never the claimer's own live lease: two claim paths in one process must not both win.
+    const free = eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<=', now)]);
     return eb.and([statuses, free]);
   }
 
@@ -265,7 +276,7 @@ export class KyselyStorage implements Storage {
         updated_at: this.time(now),
       }))
       .where('id', '=', runId)
-      .where((eb) => this.claimable(eb, owner, this.time(now), options))
+      .where((eb) => this.claimable(eb, this.time(now), options))
       .returningAll()
       .executeTakeFirst();
   }

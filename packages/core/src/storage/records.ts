@@ -15,8 +15,6 @@ export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'faile
  */
 export type StepStatus = 'running' | 'retrying' | 'waiting' | 'completed' | 'skipped' | 'failed';
 
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed'];
-
 export interface RunRecord {
   id: string;
   workflowName: string;
@@ -142,6 +140,8 @@ export interface CommitRequest {
   events?: EventWrite[];
   /** A parent run waiting on this run: made due now, in the same commit. */
   wakeParent?: string;
+  /** Child runs this run parks to wait for: if one has already finished, the run is made due now. */
+  wakeIfFinished?: string[];
 }
 
 export interface ClaimOptions {

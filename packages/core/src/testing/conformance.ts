@@ -10,6 +10,7 @@ import {
   LeaseLostError,
   NonRetryableError,
   PayloadTooLargeError,
+  RunnerClosedError,
   SerializationError,
   StepFailedError,
   StepTimeoutError,
@@ -17,7 +18,7 @@ import {
   WorkflowDefinitionChangedError,
   WorkflowDefinitionError,
 } from '../errors/errors';
-import { Step, Workflow } from '../decorators/decorators';
+import { Parallel, Step, Subflow, Workflow } from '../decorators/decorators';
 import type { Logger, StepContext, WorkflowClass } from '../graph/types';
 import { Runner, type RunnerOptions } from '../runner/runner';
 import type { CommitRequest, NewRun, StepWrite } from '../storage/records';
@@ -188,11 +189,26 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         expect(await store.claimRun('run-claim', 'w2', 1000, 4999)).toBeUndefined();
         const early = await store.claimRun('run-claim', 'w2', 1000, 300, { ignoreWakeAt: true });
         expect(early?.run).toMatchObject({ status: 'running', leaseOwner: 'w2', leaseEpoch: 2, wakeAt: null });
+        // Not even its own holder can claim a live lease again: two claim paths in one process never both win.
+        expect(await store.claimRun('run-claim', 'w2', 1000, 400, { ignoreWakeAt: true, includeFailed: true })).toBeUndefined();
         await store.commit({ runId: 'run-claim', lease: early!.lease, leaseMs: 1000, run: { status: 'failed', error: '{}', release: true } }, 400);
         expect(await store.claimRun('run-claim', 'w3', 1000, 500)).toBeUndefined();
         expect((await store.claimRun('run-claim', 'w3', 1000, 500, { includeFailed: true }))?.lease).toEqual({ owner: 'w3', epoch: 3 });
         await store.commit({ runId: 'run-claim', lease: { owner: 'w3', epoch: 3 }, leaseMs: 1000, run: { status: 'completed', release: true } }, 600);
         expect(await store.claimRun('run-claim', 'w4', 1000, 10_000, { includeFailed: true, ignoreWakeAt: true })).toBeUndefined();
+      });
+
+      it('parking to wait for a child that already finished makes the run due at once (the wake-up is never lost)', async () => {
+        const store = await storage(true);
+        cleanups.push(() => store.close());
+        await store.createRun({ run: newRun('parent'), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
+        await store.createRun({ run: { ...newRun('child'), parentRunId: 'run-parent', parentNode: 'sub' }, owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
+        // The child finishes while the parent is still running: its wake finds no waiting parent.
+        await store.commit({ runId: 'run-child', lease: { owner: 'w1', epoch: 1 }, leaseMs: 1000, run: { status: 'completed', output: '[1]', release: true }, wakeParent: 'run-parent' }, 150);
+        expect((await store.getRun('run-parent'))!.wakeAt).toBeNull();
+        await store.commit({ runId: 'run-parent', lease: { owner: 'w1', epoch: 1 }, leaseMs: 1000, run: { status: 'waiting', wakeAt: null, release: true }, wakeIfFinished: ['run-child'] }, 200);
+        expect(await store.getRun('run-parent')).toMatchObject({ status: 'waiting', wakeAt: 200 });
+        expect((await store.claimDue(['raw'], 'w2', 1000, 10, 200)).map((c) => c.run.id)).toEqual(['run-parent']);
       });
 
       it('claimDue takes pending, due and abandoned runs of known workflows, up to the limit', async () => {
@@ -424,6 +440,122 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         expect(await runner.run(ThreeSteps, {}, tid('listener'))).toEqual({ step: 3 });
         expect(seen).toBeGreaterThanOrEqual(5);
         expect(logger.lines.some((l) => l.includes('onEvent listener threw'))).toBe(true);
+      });
+
+      it('a parked run waking up does not re-run a sibling that failed for good', async () => {
+        const { runner, ledger } = await setup({ parkAfterMs: 10 });
+        @Workflow({ name: 'conformance-park-sibling' })
+        class Siblings {
+          constructor(private readonly l: Ledger) {}
+          @Parallel('p') @Step({ retries: 0 }) async doomed(ctx: StepContext) {
+            this.l.record('doomed', ctx);
+            throw new NonRetryableError('no');
+          }
+          @Parallel('p') @Step({ retries: 2, backoff: 40 }) async patient(ctx: StepContext) {
+            this.l.record('patient', ctx);
+            if (ctx.attempt < 3) throw new Error(`not yet ${ctx.attempt}`);
+            return 'ok';
+          }
+        }
+        const error = await runner.run(Siblings, {}, tid('siblings')).catch((e: unknown) => e);
+        expect(error).toMatchObject({ step: 'doomed' });
+        expect(ledger.count('doomed')).toBe(1);
+        expect(ledger.count('patient')).toBe(3);
+      });
+
+      it('a repeated start evaluates no condition again', async () => {
+        const { runner } = await setup();
+        let evaluations = 0;
+        @Workflow({ name: 'conformance-first-condition' })
+        class FirstCondition {
+          @Step({
+            when: () => {
+              evaluations += 1;
+              return true;
+            },
+          })
+          async only() {
+            return 'done';
+          }
+        }
+        const trackingId = tid('first-cond');
+        await runner.run(FirstCondition, {}, trackingId);
+        await runner.run(FirstCondition, {}, trackingId);
+        await runner.start(FirstCondition, {}, trackingId);
+        expect(evaluations).toBe(1);
+      });
+
+      it('a parallel final stage returns a record of its results, held to the payload limit', async () => {
+        const { runner } = await setup({ maxPayloadBytes: 200 });
+        @Workflow({ name: 'conformance-parallel-result' })
+        class Pair {
+          @Parallel('end') @Step() async left(ctx: StepContext<{ size: number }>) {
+            return 'l'.repeat(ctx.input.size);
+          }
+          @Parallel('end') @Step() async right(ctx: StepContext<{ size: number }>) {
+            return 'r'.repeat(ctx.input.size);
+          }
+        }
+        expect(await runner.run(Pair, { size: 2 }, tid('pair-small'))).toEqual({ left: 'll', right: 'rr' });
+        const error = await runner.run(Pair, { size: 150 }, tid('pair-large')).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PayloadTooLargeError);
+      });
+
+      it('subflows may form cycles (a workflow that starts itself) without breaking registration', async () => {
+        const { runner } = await setup();
+        @Workflow({ name: 'conformance-countdown' })
+        class Countdown {
+          @Step() async tick(ctx: StepContext<{ n: number }>) {
+            return ctx.input.n;
+          }
+          @Subflow(() => Countdown, { when: (ctx) => (ctx.input as { n: number }).n > 0 }) next(ctx: StepContext<{ n: number }>) {
+            return { n: ctx.input.n - 1 };
+          }
+        }
+        await expect(runner.run(Countdown, { n: 2 }, tid('countdown'))).resolves.toBeUndefined();
+      });
+
+      it('a claim that lands while the runner closes is handed back, never executed', async () => {
+        const store = await storage();
+        let release: () => void = () => undefined;
+        cleanups.push(() => store.close());
+        const slowStart = new Proxy(store, {
+          get(target, key, receiver) {
+            const value = Reflect.get(target, key, receiver) as unknown;
+            if (key === 'close') return async () => undefined; // the test reads the tables afterwards
+            if (key === 'createRun') {
+              return async (...args: unknown[]) => {
+                const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+                await new Promise<void>((r) => (release = r));
+                return result;
+              };
+            }
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        const ledger = new Ledger();
+        const runner = new Runner({ storage: slowStart, resolve: (cls) => new (cls as unknown as new (l: Ledger) => object)(ledger), logger: memoryLogger() });
+        const trackingId = tid('late-claim');
+        const started = runner.start(ThreeSteps, {}, trackingId).catch((e: unknown) => e);
+        await new Promise((r) => setTimeout(r, 50));
+        const closing = runner.close({ timeoutMs: 0 });
+        release();
+        await started;
+        await closing;
+        expect(ledger.calls).toEqual([]);
+        const run = await store.findRun('conformance-three', trackingId);
+        expect(run).toMatchObject({ status: 'pending', leaseOwner: null });
+      });
+
+      it('after close(), handles reject with RunnerClosedError; whole-millisecond times accept fractional inputs', async () => {
+        const clock = new ManualClock(1_000_000.75);
+        const { runner } = await setup({ clock, leaseMs: 1000.4 });
+        const handle = await runner.start(ThreeSteps, {}, tid('closed'));
+        expect(await handle.result()).toEqual({ step: 3 });
+        await runner.close();
+        await expect(handle.status()).rejects.toBeInstanceOf(RunnerClosedError);
+        await expect(handle.history()).rejects.toBeInstanceOf(RunnerClosedError);
+        await expect(handle.result()).rejects.toBeInstanceOf(RunnerClosedError);
       });
 
       it('parallel stage: a failed sibling fails the run, the others finish and are kept; resume re-runs only what failed', async () => {
