@@ -165,8 +165,9 @@ export class RunExecution {
 
   /**
    * Puts the open stage in a runnable state: an attempt interrupted by a crash counts as spent
-   * (the budget survives crash loops), failed nodes of an explicitly resumed run get a fresh
-   * budget, and a stage without rows is activated. One commit, only when something changed.
+   * (the budget survives crash loops), failed nodes of a failed run being resumed get a fresh
+   * budget, due parked attempts begin, and a stage without rows is activated. One commit, only
+   * when something changed.
    * A recovery (an interrupted or failed run, not a continuation) reports its completed steps.
    */
   private async prepare(): Promise<void> {
