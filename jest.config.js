@@ -19,6 +19,7 @@ const project = (name, extra = {}) => ({
     '^@cairn/core/testing$': '<rootDir>/../core/src/testing/index.ts',
     '^@cairn/storage-sqlite$': '<rootDir>/../storage-sqlite/src/index.ts',
     '^@cairn/storage-postgres$': '<rootDir>/../storage-postgres/src/index.ts',
+    '^@cairn/storage-postgres/testing$': '<rootDir>/../storage-postgres/src/testing/index.ts',
   },
   ...extra,
 });

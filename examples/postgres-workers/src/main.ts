@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Runner, type RunHandle } from '@cairn/core';
 import { PostgresStorage } from '@cairn/storage-postgres';
-import { startThrowawayPostgres, type ThrowawayPostgres } from './postgres';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '@cairn/storage-postgres/testing';
 import { ImagePipeline, type ImageJob, type Published, type StepStarted } from './workflow';
 
 const LEASE = '5s';

@@ -23,7 +23,7 @@ import { Runner } from '@cairn/core';
 import { PostgresStorage } from '@cairn/storage-postgres';
 import { SqliteStorage } from '@cairn/storage-sqlite';
 import { postgresFloor, sqliteFloor, type Floor } from './floor';
-import { startPostgres, type BenchPostgres } from './postgres';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '@cairn/storage-postgres/testing';
 import { STEPS, WorkloadW, silentLogger } from './workload';
 
 // ---- command line ---------------------------------------------------------------------------------
@@ -459,7 +459,7 @@ async function main(): Promise<void> {
   } catch {
     // not a git checkout
   }
-  let server: BenchPostgres | undefined;
+  let server: ThrowawayPostgres | undefined;
   let fsType = 'unknown';
   try {
     fsType = execFileSync('df', ['-T', work], { encoding: 'utf8' }).trim().split('\n')[1]?.split(/\s+/)[1] ?? 'unknown';
@@ -491,8 +491,8 @@ async function main(): Promise<void> {
     }
     if (cli.only !== 'sqlite') {
       const external = process.env.CAIRN_BENCH_PG_URL;
-      if (!external) server = await startPostgres();
-      const adminUrl = external ?? server!.url('postgres');
+      if (!external) server = await startThrowawayPostgres();
+      const adminUrl = external ?? server!.urlFor('postgres');
       const database = 'cairn_bench';
       const monitor = new pg.Client({ connectionString: adminUrl });
       await monitor.connect();

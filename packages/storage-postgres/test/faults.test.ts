@@ -10,7 +10,7 @@ import { Runner, Step, Workflow, WorkflowDefinitionChangedError, type StepContex
 import { memoryLogger } from '@cairn/core/testing';
 import { PostgresStorage } from '@cairn/storage-postgres';
 import { freshDatabase, query as sql } from './support/database';
-import { pgCtl, startPostgres, stopPostgres, type TestPostgres } from './support/postgres-server';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '@cairn/storage-postgres/testing';
 
 const executed: string[] = [];
 
@@ -55,11 +55,11 @@ async function expectEachStepOnce(url: string, runIds: string[]): Promise<void> 
 }
 
 describe('a dedicated server', () => {
-  let server: TestPostgres;
+  let server: ThrowawayPostgres;
   beforeAll(async () => {
-    server = await startPostgres();
+    server = await startThrowawayPostgres();
   });
-  afterAll(() => stopPostgres(server));
+  afterAll(() => server.stop());
 
   test('PostgreSQL restarts while runs are in flight: workers reconnect and finish every run, nothing lost or duplicated', async () => {
     const pool = new pg.Pool({ connectionString: server.url, max: 6 });
@@ -69,7 +69,7 @@ describe('a dedicated server', () => {
     await runner.migrate();
     const handles = await Promise.all(Array.from({ length: 60 }, (_, n) => runner.start(Chain, { n }, `restart-${n}`)));
     await new Promise((r) => setTimeout(r, 40));
-    pgCtl(server, 'restart');
+    server.restart();
     runner.work({ concurrency: 20 });
     const results = await Promise.all(handles.map((h) => h.result()));
     expect(results).toEqual(Array.from({ length: 60 }, (_, n) => n * 10 + 1));

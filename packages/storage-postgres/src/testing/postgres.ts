@@ -1,7 +1,8 @@
 /**
- * A throwaway PostgreSQL server for tests: initdb into a temp directory, listen on 127.0.0.1 only
- * (and a socket in that directory), on a free port. As root, the server binaries run as the
- * `postgres` system user (PostgreSQL refuses to run as root). Stopped and deleted afterwards.
+ * A throwaway PostgreSQL server for tests, examples and benchmarks: initdb into a temp directory,
+ * listen on 127.0.0.1 only (and a socket in that directory), on a free port. As root, the server
+ * binaries run as the `postgres` system user (PostgreSQL refuses to run as root). `stop()` shuts
+ * it down and deletes the directory. Not for production.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -9,10 +10,23 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export interface TestPostgres {
+export interface ThrowawayPostgres {
+  /** URL of the `postgres` database, as the superuser `cairn` (trust auth, loopback only). */
   url: string;
+  /** URL of another database on this server. */
+  urlFor(database: string): string;
+  port: number;
   dataDir: string;
+  /** Directory of the server binaries in use. */
   bin: string;
+  /** `pg_ctl restart -m fast`: drops every connection, as a real restart does. */
+  restart(): void;
+  stop(): void;
+}
+
+interface Server {
+  bin: string;
+  dataDir: string;
   port: number;
 }
 
@@ -55,40 +69,44 @@ function freePort(): Promise<number> {
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Runs a PostgreSQL binary, as the postgres user when we are root. */
-export function pgExec(bin: string, tool: string, args: string[]): string {
+function pgExec(bin: string, tool: string, args: string[]): string {
   const command = asRoot ? (existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser') : join(bin, tool);
   const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
   return execFileSync(command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function pgCtl(server: Pick<TestPostgres, 'bin' | 'dataDir' | 'port'>, action: 'start' | 'stop' | 'restart'): void {
+function pgCtl(server: Server, action: 'start' | 'stop' | 'restart'): void {
   const options = `-p ${server.port} -c listen_addresses=127.0.0.1 -k ${server.dataDir} -c max_connections=400 -c fsync=on`;
   const args = ['-D', server.dataDir, '-w', '-t', '60', '-l', join(server.dataDir, 'server.log')];
   if (action === 'stop') pgExec(server.bin, 'pg_ctl', [...args, '-m', 'fast', 'stop']);
   else pgExec(server.bin, 'pg_ctl', [...args, '-m', 'fast', '-o', options, action]);
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const bin = findBin();
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-pg-'));
   if (asRoot) {
     // PostgreSQL refuses to run as root: run it as the postgres system user (made if missing).
     if (spawnSync('id', ['-u', 'postgres']).status !== 0) execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
-    const ids = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
     const gid = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-    chownSync(dataDir, Number(ids), Number(gid));
+    chownSync(dataDir, Number(uid), Number(gid));
   }
   pgExec(bin, 'initdb', ['-D', dataDir, '-U', 'cairn', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-  const port = await freePort();
-  const server = { bin, dataDir, port, url: `postgres://cairn@127.0.0.1:${port}/postgres` };
+  const server: Server = { bin, dataDir, port: await freePort() };
   pgCtl(server, 'start');
-  return server;
-}
-
-export function stopPostgres(server: TestPostgres): void {
-  try {
-    pgCtl(server, 'stop');
-  } finally {
-    rmSync(server.dataDir, { recursive: true, force: true });
-  }
+  const urlFor = (database: string): string => `postgres://cairn@127.0.0.1:${server.port}/${database}`;
+  return {
+    ...server,
+    url: urlFor('postgres'),
+    urlFor,
+    restart: () => pgCtl(server, 'restart'),
+    stop: () => {
+      try {
+        pgCtl(server, 'stop');
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
 }
