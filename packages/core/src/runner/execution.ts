@@ -19,13 +19,13 @@ import {
 import type { Logger, NodeDefinition, StageDefinition, StepContext, WorkflowDefinition } from '../graph/types';
 import { backoffDelay } from '../retry/policy';
 import { encodeValue, type Serializer } from '../serialization/serializer';
-import { decodeError, describeThrown, ThrownValueError, type StoredError } from '../serialization/thrown';
+import { decodeError, describeThrown, encodeError, ThrownValueError, toStoredError, type StoredError } from '../serialization/thrown';
 import type { Claim, CommitRequest, EventWrite, Lease, RunRecord, RunUpdate, StepRecord, StepWrite } from '../storage/records';
 import type { Storage } from '../storage/storage';
 import type { Clock } from '../time/clock';
 import { activate, activateNode, isFinal, type Row } from './activation';
 import { runAttempt } from './attempt';
-import type { CairnEvent } from './events';
+import { toCairnEvent, type CairnEvent } from './events';
 import { createContext } from './context';
 
 export interface ExecutionSettings {
@@ -282,7 +282,7 @@ export class RunExecution {
     } catch (error) {
       if (parkUntil !== undefined && error instanceof ParkSignal) return { parkUntil };
       if (this.abort.signal.aborted) throw this.abort.signal.reason;
-      await this.settle(node, { status: 'failed', error: this.record(error), attempts: attempt });
+      await this.settle(node, { status: 'failed', error: toStoredError(error), attempts: attempt });
       return undefined;
     }
     await this.settle(node, { status: 'completed', output: output.text, value: output.value, attempts: attempt });
@@ -364,7 +364,7 @@ export class RunExecution {
       child = await this.deps.startChild(this.run, node, input, trackingId);
     } catch (error) {
       if (this.abort.signal.aborted) throw this.abort.signal.reason;
-      await this.settle(node, { status: 'failed', error: this.record(error), attempts: row.attempts });
+      await this.settle(node, { status: 'failed', error: toStoredError(error), attempts: row.attempts });
       return false;
     }
     await this.serial(() =>
@@ -385,7 +385,7 @@ export class RunExecution {
   private recordRetry(node: NodeDefinition, attempt: number, error: unknown, delayMs: number, due: number): Promise<void> {
     return this.serial(() => {
       const row = this.rows.get(node.name)!;
-      const record = this.record(error);
+      const record = toStoredError(error);
       return this.commit({ steps: [{ ...this.write(row), status: 'retrying', attempts: attempt, error: JSON.stringify(record), wakeAt: due }], events: [{ seq: this.seq++, type: 'step_retrying', node: node.name, attempt, detail: JSON.stringify({ error: record.message, delayMs }) }] });
     });
   }
@@ -437,7 +437,7 @@ export class RunExecution {
         try {
           output = this.output(rows);
         } catch (error) {
-          outputError = describeThrown(error);
+          outputError = toStoredError(error);
         }
       }
       if (output !== undefined) {
@@ -474,7 +474,7 @@ export class RunExecution {
     }
     for (const s of change.steps ?? []) this.rows.set(s.name, { ...s, runId: this.run.id });
     for (const e of change.events ?? []) {
-      this.emit({ type: e.type, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined });
+      this.deps.emit(toCairnEvent(e, this.identity(), this.deps.clock.now()));
       if (e.type === 'run_resumed' && this.replayPending) {
         this.replayPending = false;
         this.replay();
@@ -535,7 +535,7 @@ export class RunExecution {
         runId: claim.run.id,
         lease: claim.lease,
         leaseMs: deps.settings.leaseMs,
-        run: { status: 'waiting', wakeAt: null, error: JSON.stringify(describeThrown(error)), release: true },
+        run: { status: 'waiting', wakeAt: null, error: encodeError(error), release: true },
         events: [{ seq: claim.nextSeq, type: 'run_parked', node: null, attempt: null, detail: JSON.stringify({ error: error.message }) }],
       },
       deps.clock.now(),
@@ -587,11 +587,6 @@ export class RunExecution {
     return encodeValue(this.deps.serializer, record, `result of run ${this.run.id}`, this.deps.settings.maxPayloadBytes);
   }
 
-  private record(error: unknown): StoredError {
-    if (error instanceof ThrownValueError) return error.record;
-    return describeThrown(error);
-  }
-
   private write(row: StepRecord): StepWrite {
     const { runId: _runId, ...rest } = row;
     return rest;
@@ -601,7 +596,11 @@ export class RunExecution {
     return text === null ? undefined : this.deps.serializer.deserialize(text);
   }
 
+  private identity(): { runId: string; workflow: string; trackingId: string } {
+    return { runId: this.run.id, workflow: this.definition.name, trackingId: this.run.trackingId };
+  }
+
   private emit(event: Omit<CairnEvent, 'runId' | 'workflow' | 'trackingId' | 'at'>): void {
-    this.deps.emit({ ...event, runId: this.run.id, workflow: this.definition.name, trackingId: this.run.trackingId, at: this.deps.clock.now() });
+    this.deps.emit({ ...event, ...this.identity(), at: this.deps.clock.now() });
   }
 }

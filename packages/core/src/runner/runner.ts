@@ -25,7 +25,7 @@ import { systemClock, type Clock } from '../time/clock';
 import { parseDuration, type Duration } from '../time/duration';
 import { activate } from './activation';
 import { createContext } from './context';
-import type { CairnEvent, EventListener } from './events';
+import { toCairnEvent, type CairnEvent, type EventListener } from './events';
 import { RunExecution, type ExecutionDeps, type ExecutionOutcome } from './execution';
 import { consoleLogger } from './logger';
 import { Registry } from './registry';
@@ -348,7 +348,7 @@ export class Runner {
     if (result.created && client) return result.claim.run;
     if (result.created) {
       for (const e of events) {
-        this.deps.emit({ type: e.type, runId: id, workflow: definition.name, trackingId, node: e.node ?? undefined, attempt: e.attempt ?? undefined, detail: e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : undefined, at: now });
+        this.deps.emit(toCairnEvent(e, { runId: id, workflow: definition.name, trackingId }, now));
       }
       this.launch(definition, result.claim, false, instance!);
       return result.claim.run;

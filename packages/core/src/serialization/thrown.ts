@@ -114,9 +114,13 @@ export function asError(value: unknown): Error {
   return new ThrownValueError(describeThrown(value), value);
 }
 
+/** The stored form of anything thrown; a wrapped non-Error keeps the record made when it was caught. */
+export function toStoredError(value: unknown): StoredError {
+  return value instanceof ThrownValueError ? value.record : describeThrown(value);
+}
+
 export function encodeError(value: unknown): string {
-  const record = value instanceof ThrownValueError ? value.record : describeThrown(value);
-  return JSON.stringify(record);
+  return JSON.stringify(toStoredError(value));
 }
 
 export function decodeError(text: string): StoredError {
