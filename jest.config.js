@@ -32,6 +32,11 @@ module.exports = {
     project('storage-sqlite'),
     // Starts a real PostgreSQL (loopback only) for the run unless CAIRN_TEST_PG_URL names one.
     project('storage-postgres', { globalSetup: '<rootDir>/test/global-setup.ts', globalTeardown: '<rootDir>/test/global-teardown.ts' }),
+    // The short torture run and the bad-input catalog (pnpm torture runs the long version).
+    project('torture', {
+      globalSetup: '<rootDir>/../storage-postgres/test/global-setup.ts',
+      globalTeardown: '<rootDir>/../storage-postgres/test/global-teardown.ts',
+    }),
   ],
   testTimeout: 60_000,
 };
