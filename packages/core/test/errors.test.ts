@@ -20,6 +20,8 @@ import {
   StepTimeoutError,
   StorageBusyError,
   StorageUnavailableError,
+  StorageFailedError,
+  SchemaMismatchError,
   TrackingIdConflictError,
   WorkflowDefinitionChangedError,
   WorkflowDefinitionError,
@@ -47,6 +49,8 @@ const ALL: [string, Factory, CairnErrorCode, new (...args: never[]) => CairnErro
   ['RunCancelledError', (m, c) => new RunCancelledError(m, { cause: c }), 'RUN_CANCELLED', RunCancelledError],
   ['StorageBusyError', (m, c) => new StorageBusyError(m, { cause: c }), 'STORAGE_BUSY', StorageBusyError],
   ['StorageUnavailableError', (m, c) => new StorageUnavailableError(m, { cause: c }), 'STORAGE_UNAVAILABLE', StorageUnavailableError],
+  ['StorageFailedError', (m, c) => new StorageFailedError(m, { cause: c }), 'STORAGE_FAILED', StorageFailedError],
+  ['SchemaMismatchError', (m, c) => new SchemaMismatchError(m, { cause: c }), 'SCHEMA_MISMATCH', SchemaMismatchError],
   ['RunnerClosedError', (m, c) => new RunnerClosedError(m, { cause: c }), 'RUNNER_CLOSED', RunnerClosedError],
 ];
 

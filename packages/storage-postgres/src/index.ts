@@ -11,6 +11,6 @@ export type { PostgresStorageOptions } from './dialect';
 export class PostgresStorage extends KyselyStorage {
   constructor(options: PostgresStorageOptions) {
     const { dialect, schema } = postgresDialect(options ?? {});
-    super({ dialect, schema });
+    super({ dialect, schema, transientRetryMs: options?.transientRetryMs });
   }
 }

@@ -110,25 +110,31 @@ test('a COMMIT that succeeds while the caller sees a connection error is not rep
   closers.push(() => pool.end());
   let faults = 0;
   let armed = false;
-  /** A pool whose clients, once armed, report every 3rd COMMIT as a dropped connection after it succeeded. */
+  /**
+   * A pool that, once armed, reports every 3rd commit as a dropped connection after it succeeded:
+   * a COMMIT in a client's transaction, or one of Cairn's single-statement commits (a start or a
+   * group of step commits) run through pool.query.
+   */
   let commits = 0;
+  const lose = <T>(committing: boolean, result: T): T => {
+    if (armed && committing && ++commits % 3 === 0) {
+      faults += 1;
+      throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+    }
+    return result;
+  };
+  const committing = (arg: unknown): boolean =>
+    typeof arg === 'string' ? /^commit/i.test(arg) : /^commit/i.test((arg as pg.QueryConfig).text ?? '') || /^cairn_(commit|start)_/.test((arg as pg.QueryConfig).name ?? '');
   const faulty = Object.assign(Object.create(pool) as pg.Pool, {
     connect: async () => {
       const client = await pool.connect();
       const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
       return Object.assign(Object.create(client) as pg.PoolClient, {
-        query: async (...args: unknown[]) => {
-          const result = await query(...args);
-          const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
-          if (armed && /^commit/i.test(text ?? '') && ++commits % 3 === 0) {
-            faults += 1;
-            throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
-          }
-          return result;
-        },
+        query: async (...args: unknown[]) => lose(committing(args[0]), await query(...args)),
         release: (error?: Error | boolean) => client.release(error),
       });
     },
+    query: async (config: pg.QueryConfig) => lose(committing(config), await pool.query(config)),
   });
   const runner = worker(new PostgresStorage({ pool: faulty }));
   await runner.migrate();

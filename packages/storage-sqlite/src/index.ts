@@ -9,6 +9,6 @@ export type { SqliteStorageOptions, SqliteSynchronous } from './dialect';
 
 export class SqliteStorage extends KyselyStorage {
   constructor(options: SqliteStorageOptions = {}) {
-    super({ dialect: sqliteDialect(options) });
+    super({ dialect: sqliteDialect(options), transientRetryMs: options.transientRetryMs });
   }
 }

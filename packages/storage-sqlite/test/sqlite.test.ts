@@ -31,19 +31,35 @@ class NoOp {
   }
 }
 
-/** Wraps a better-sqlite3 database to see every statement Kysely sends. */
+/**
+ * Wraps a better-sqlite3 database to see every statement executed (prepared statements are
+ * cached and run many times, so executions are counted, not prepares).
+ */
 function observed(filename: string) {
   const db = new Database(filename);
   const log = { statements: [] as string[], commits: 0, autocommitWrites: 0 };
+  const executed = (sql: string): void => {
+    log.statements.push(sql);
+    if (/^\s*commit/i.test(sql)) log.commits += 1;
+    else if (!db.inTransaction && /^\s*(insert|update|delete)/i.test(sql)) log.autocommitWrites += 1;
+  };
   const proxy = new Proxy(db, {
     get(target, key) {
       if (key === 'prepare') {
-        return (sql: string) => {
-          log.statements.push(sql);
-          if (/^\s*commit/i.test(sql)) log.commits += 1;
-          else if (!target.inTransaction && /^\s*(insert|update|delete)/i.test(sql)) log.autocommitWrites += 1;
-          return target.prepare(sql);
-        };
+        return (sql: string) =>
+          new Proxy(target.prepare(sql), {
+            get(statement, name) {
+              const value = Reflect.get(statement, name, statement) as unknown;
+              if (typeof value !== 'function') return value;
+              const call = (value as (...a: unknown[]) => unknown).bind(statement);
+              return ['run', 'all', 'get', 'iterate'].includes(String(name))
+                ? (...args: unknown[]) => {
+                    executed(sql);
+                    return call(...args);
+                  }
+                : call;
+            },
+          });
       }
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -21,6 +21,8 @@ export type CairnErrorCode =
   | 'RUN_CANCELLED'
   | 'STORAGE_BUSY'
   | 'STORAGE_UNAVAILABLE'
+  | 'STORAGE_FAILED'
+  | 'SCHEMA_MISMATCH'
   | 'RUNNER_CLOSED';
 
 export interface CairnErrorOptions {
@@ -144,6 +146,23 @@ export class StorageUnavailableError extends CairnError {
   readonly code = 'STORAGE_UNAVAILABLE';
 }
 
+/**
+ * The database refused an operation for a reason that retrying will not fix: the file is
+ * read-only or not a database, the database does not exist, authentication failed, the disk is
+ * full. `cause` is the driver's error. Nothing was written by the call that failed.
+ */
+export class StorageFailedError extends CairnError {
+  readonly code = 'STORAGE_FAILED';
+}
+
+/**
+ * Cairn's tables in this database do not match this version of Cairn: they are missing (call
+ * `runner.migrate()` first) or were migrated by a newer version. Nothing was changed.
+ */
+export class SchemaMismatchError extends CairnError {
+  readonly code = 'SCHEMA_MISMATCH';
+}
+
 /** The runner was closed; it accepts no more work. */
 export class RunnerClosedError extends CairnError {
   readonly code = 'RUNNER_CLOSED';
@@ -168,6 +187,8 @@ const SIMPLE: Partial<Record<string, SimpleError>> = {
   RUN_CANCELLED: RunCancelledError,
   STORAGE_BUSY: StorageBusyError,
   STORAGE_UNAVAILABLE: StorageUnavailableError,
+  STORAGE_FAILED: StorageFailedError,
+  SCHEMA_MISMATCH: SchemaMismatchError,
   RUNNER_CLOSED: RunnerClosedError,
 };
 

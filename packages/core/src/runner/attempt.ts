@@ -16,32 +16,45 @@ export interface AttemptRequest<T> {
   describe: string;
 }
 
-function rejection(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+/** Rejects when `signal` aborts; `release()` detaches the listener once the attempt settled. */
+function rejection(signal: AbortSignal): { promise: Promise<never>; release(): void } {
+  let release = (): void => undefined;
+  const promise = new Promise<never>((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    release = () => signal.removeEventListener('abort', onAbort);
   });
+  return { promise, release };
 }
 
+/** Ends a timeout timer without the cost of a DOMException reason (the hot path). */
+const TIMER_DONE = new Error('attempt settled');
+
 export async function runAttempt<T>(request: AttemptRequest<T>): Promise<T> {
-  const timeout = new AbortController();
-  const signal = AbortSignal.any([request.runSignal, timeout.signal]);
-  const timerStop = new AbortController();
+  // Without a timeout the attempt's signal is the run's own: nothing to allocate per attempt.
+  let signal = request.runSignal;
+  let timerStop: AbortController | undefined;
   if (request.timeoutMs !== undefined) {
     const ms = request.timeoutMs;
+    const timeout = new AbortController();
+    timerStop = new AbortController();
+    signal = AbortSignal.any([request.runSignal, timeout.signal]);
     request.clock.sleep(ms, timerStop.signal).then(
       () => timeout.abort(new StepTimeoutError(`${request.describe} timed out after ${ms} ms.`)),
       () => undefined,
     );
   }
+  const stopped = rejection(signal);
   try {
     const work = Promise.resolve().then(() => request.call(signal));
     // A step that ignores its signal is abandoned; its eventual rejection must not go unhandled.
     work.catch(() => undefined);
-    return await Promise.race([work, rejection(signal)]);
+    return await Promise.race([work, stopped.promise]);
   } catch (error) {
     throw asError(error);
   } finally {
-    timerStop.abort();
+    stopped.release();
+    timerStop?.abort(TIMER_DONE);
   }
 }

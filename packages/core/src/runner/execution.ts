@@ -51,8 +51,8 @@ export interface ExecutionDeps {
 }
 
 export type ExecutionOutcome =
-  | { kind: 'completed' }
-  | { kind: 'failed' }
+  | { kind: 'completed'; output: string }
+  | { kind: 'failed'; error: string }
   | { kind: 'parked'; wakeAt: number | null; childFinished: boolean }
   | { kind: 'lost' }
   | { kind: 'released' }
@@ -62,6 +62,9 @@ type TaskOutcome = undefined | { parkUntil: number } | { child: string };
 
 /** Thrown from p-retry's shouldRetry to leave the loop when the next attempt is parked durably. */
 class ParkSignal extends Error {}
+
+/** Stops a heartbeat without the cost of a DOMException reason (once per run). */
+const HEARTBEAT_DONE = new Error('execution ended');
 
 const INTERRUPTED = 'the worker running this attempt stopped (crash, kill or lost lease) before it finished';
 
@@ -75,6 +78,8 @@ export class RunExecution {
   private seq: number;
   private stage = 0;
   private terminal: 'completed' | 'failed' | undefined;
+  /** The run's stored output or error, as committed by the commit that finished it. */
+  private settled: string | undefined;
   private draining = false;
   /** Set by prepare() on a recovery: replays are reported right after `run_resumed`. */
   private replayPending = false;
@@ -131,7 +136,7 @@ export class RunExecution {
         if (this.stage !== stage.index) continue;
         return await this.park(outcomes);
       }
-      return { kind: this.terminal };
+      return this.terminal === 'completed' ? { kind: 'completed', output: this.settled! } : { kind: 'failed', error: this.settled! };
     } catch (error) {
       const reason = this.abort.signal.aborted ? this.abort.signal.reason : error;
       if (reason instanceof RunnerClosedError && !(error instanceof LeaseLostError)) {
@@ -461,11 +466,12 @@ export class RunExecution {
     await this.commit({ steps, events, run, wakeParent: terminal && this.run.parentRunId ? this.run.parentRunId : undefined });
     this.stage = nextStage;
     this.terminal = terminal;
+    if (run) this.settled = terminal === 'completed' ? run.output! : run.error!;
   }
 
   private async commit(change: Pick<CommitRequest, 'steps' | 'events' | 'run' | 'wakeParent' | 'wakeIfFinished'>): Promise<void> {
     if (this.abort.signal.aborted) throw this.abort.signal.reason;
-    const request: CommitRequest = { runId: this.run.id, lease: this.lease, leaseMs: this.deps.settings.leaseMs, ...change };
+    const request: CommitRequest = { runId: this.run.id, lease: this.lease, ...change };
     try {
       await this.deps.storage.commit(request, this.deps.clock.now());
     } catch (error) {
@@ -498,7 +504,6 @@ export class RunExecution {
     const request: CommitRequest = {
       runId: this.run.id,
       lease: this.lease,
-      leaseMs: this.deps.settings.leaseMs,
       run: { status: 'pending', release: true },
       steps: notBegun.map((r) => ({ ...this.write(r), status: 'retrying', attempts: r.attempts - 1, wakeAt: null })),
       events: [{ seq: this.seq++, type: 'run_parked', node: null, attempt: null, detail: JSON.stringify({ released: true }) }],
@@ -534,7 +539,6 @@ export class RunExecution {
       {
         runId: claim.run.id,
         lease: claim.lease,
-        leaseMs: deps.settings.leaseMs,
         run: { status: 'waiting', wakeAt: null, error: encodeError(error), release: true },
         events: [{ seq: claim.nextSeq, type: 'run_parked', node: null, attempt: null, detail: JSON.stringify({ error: error.message }) }],
       },
@@ -567,7 +571,7 @@ export class RunExecution {
       }
     };
     loop().catch(() => undefined);
-    return { stop: () => stopper.abort() };
+    return { stop: () => stopper.abort(HEARTBEAT_DONE) };
   }
 
   private context(node: NodeDefinition, attempt: number, signal: AbortSignal): StepContext {

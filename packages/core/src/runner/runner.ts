@@ -28,7 +28,9 @@ import { createContext } from './context';
 import { toCairnEvent, type CairnEvent, type EventListener } from './events';
 import { RunExecution, type ExecutionDeps, type ExecutionOutcome } from './execution';
 import { consoleLogger } from './logger';
+import { validateRunnerParts } from './options';
 import { Registry } from './registry';
+import { WakeSchedule } from './wakes';
 
 export interface RunnerOptions {
   storage: Storage;
@@ -114,6 +116,8 @@ export interface RunHandle<R = unknown> {
 }
 
 const MAX_TRACKING_ID = 512;
+/** How many times (25 ms apart) a due parked run is looked at again while the database says not yet. */
+const WAKE_RETRIES = 40;
 
 function duration(value: Duration | undefined, fallback: number, label: string, min = 1): number {
   if (value === undefined) return fallback;
@@ -141,10 +145,15 @@ export class Runner {
   private readonly listener: EventListener | undefined;
   private readonly pollMs: number;
   private readonly deps: ExecutionDeps;
-  private readonly active = new Map<string, { execution: RunExecution; done: Promise<void> }>();
+  private readonly active = new Map<string, { execution: RunExecution; done: Promise<void>; outcome: Promise<ExecutionOutcome | undefined> }>();
   /** Starts, claims and hand-backs under way: close() lets them land before closing the storage. */
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Parked runs this runner resumes itself when due, and the re-looks left for each (see wakeUp). */
+  private readonly wakes: WakeSchedule;
+  private readonly wakeRetries = new Map<string, number>();
+  /** Runs asked to resume while still executing here (see tryResume). */
+  private readonly resumeAfter = new Map<string, ClaimOptions>();
   private readonly closing = new AbortController();
   private working: Promise<void> | undefined;
   private wakeWork: (() => void) | undefined;
@@ -168,6 +177,7 @@ export class Runner {
       throw new InvalidArgumentError('Runner options.workerId must be a string of 1–200 characters.');
     }
     if (options.role !== undefined && options.role !== 'worker' && options.role !== 'client') throw new InvalidArgumentError(`Runner options.role must be 'worker' or 'client' (got '${String(options.role)}').`);
+    validateRunnerParts(options);
     this.role = options.role ?? 'worker';
     this.storage = options.storage;
     this.resolveInstance = options.resolve ?? ((cls) => new (cls as new () => object)());
@@ -182,6 +192,7 @@ export class Runner {
     const heartbeatMs = duration(options.heartbeatMs, Math.floor(leaseMs / 3), 'heartbeatMs');
     if (heartbeatMs >= leaseMs) throw new InvalidArgumentError(`heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs}).`);
     this.pollMs = duration(options.pollMs, 250, 'pollMs');
+    this.wakes = new WakeSchedule(this.clock, (runId) => void this.wakeUp(runId), this.closing.signal);
     this.deps = {
       storage: this.storage,
       serializer: this.serializer,
@@ -415,7 +426,7 @@ export class Runner {
 
   /** Gives a claimed run back untouched (pending, lease released) for any worker to take. */
   private async handBack(claim: Claim): Promise<void> {
-    await this.storage.commit({ runId: claim.run.id, lease: claim.lease, leaseMs: 0, run: { status: 'pending', release: true } }, this.clock.now());
+    await this.storage.commit({ runId: claim.run.id, lease: claim.lease, run: { status: 'pending', release: true } }, this.clock.now());
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
@@ -441,18 +452,23 @@ export class Runner {
     }
     const execution = new RunExecution(this.deps, definition, claim, instance, resumed);
     const runId = claim.run.id;
-    const done = execution.execute().then(
-      (outcome) => {
-        this.active.delete(runId);
-        this.wakeWork?.();
-        this.afterExecution(claim.run, outcome);
-      },
+    const outcome = execution.execute().then(
+      (outcome) => outcome,
       (error: unknown) => {
-        this.active.delete(runId);
         this.logger.error(`cairn: execution of run ${runId} crashed`, { error: describeThrown(error).message });
+        return undefined;
       },
     );
-    this.active.set(runId, { execution, done });
+    const done = outcome.then((outcome) => {
+      this.active.delete(runId);
+      const resume = this.resumeAfter.get(runId);
+      this.resumeAfter.delete(runId);
+      if (!outcome) return;
+      this.wakeWork?.();
+      this.afterExecution(claim.run, outcome);
+      if (resume && outcome.kind === 'parked' && !this.active.has(runId)) this.tryResume(runId, resume);
+    });
+    this.active.set(runId, { execution, done, outcome });
   }
 
   private afterExecution(run: RunRecord, outcome: ExecutionOutcome): void {
@@ -476,6 +492,11 @@ export class Runner {
   }
 
   private tryResume(runId: string, options: ClaimOptions): void {
+    if (this.active.has(runId)) {
+      // Still executing here (a parent parking while its child finished): look again once it ends.
+      this.resumeAfter.set(runId, options);
+      return;
+    }
     this.claimAndLaunch(runId, options, false).catch((error: unknown) => {
       if (!this.closed) this.logger.warn(`cairn: could not resume run ${runId}`, { error: describeThrown(error).message });
     });
@@ -486,17 +507,19 @@ export class Runner {
    * and may trail ours by a little: while the run is still parked, look again shortly (a worker's
    * `work()` loop would find it anyway).
    */
-  private scheduleWake(runId: string, wakeAt: number, retries = 40): void {
-    this.clock.sleep(Math.max(0, wakeAt - this.clock.now()), this.closing.signal).then(
-      async () => {
-        if (await this.claimAndLaunch(runId, {}, false).catch(() => false)) return;
-        const run = await this.storage.getRun(runId).catch(() => undefined);
-        if (retries > 0 && !this.closed && run?.status === 'waiting' && run.wakeAt !== null && !this.active.has(runId)) {
-          this.scheduleWake(runId, this.clock.now() + 25, retries - 1);
-        }
-      },
-      () => undefined,
-    );
+  private scheduleWake(runId: string, wakeAt: number): void {
+    this.wakes.set(runId, wakeAt);
+  }
+
+  private async wakeUp(runId: string): Promise<void> {
+    const retries = this.wakeRetries.get(runId) ?? WAKE_RETRIES;
+    this.wakeRetries.delete(runId);
+    if (await this.claimAndLaunch(runId, {}, false).catch(() => false)) return;
+    const run = await this.storage.getRun(runId).catch(() => undefined);
+    if (retries > 0 && !this.closed && run?.status === 'waiting' && run.wakeAt !== null && !this.active.has(runId)) {
+      this.wakeRetries.set(runId, retries - 1);
+      this.wakes.set(runId, this.clock.now() + 25);
+    }
   }
 
   private async workLoop(concurrency: number, pollMs: number): Promise<void> {
@@ -550,6 +573,10 @@ export class Runner {
   }
 
   private async result<R>(runId: string): Promise<R> {
+    // Executing here: the commit that finishes the run hands its stored result over in memory.
+    const local = await this.active.get(runId)?.outcome;
+    if (local?.kind === 'completed') return this.serializer.deserialize(local.output) as R;
+    if (local?.kind === 'failed') throw errorFromRecord(decodeError(local.error));
     for (;;) {
       if (this.closed) throw new RunnerClosedError(`The runner was closed while waiting for run ${runId}.`);
       const run = await this.storage.getRun(runId);

@@ -27,7 +27,8 @@ export function workflowName(cls: object): string {
 /** Compiles (or returns the cached) definition of a workflow class. */
 export function compileWorkflow(cls: WorkflowClass): WorkflowDefinition {
   if (typeof cls !== 'function') {
-    throw new InvalidArgumentError(`Expected a workflow class, got ${cls === null ? 'null' : typeof cls}.`);
+    const got = cls === null ? 'null' : typeof cls === 'string' ? `the string '${cls}'` : typeof cls;
+    throw new InvalidArgumentError(`Expected a workflow class (a class decorated with @Workflow), got ${got}. Pass the class itself, not its name or an instance.`);
   }
   const cached = cache.get(cls);
   if (cached) return cached;

@@ -23,9 +23,20 @@ export const devalueSerializer: Serializer = Object.freeze({
 /** Default payload limit: 1 MiB of serialized text per input or step output. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
+/** String.prototype.isWellFormed (Node 20; ES2024, newer than the lib this package compiles against). */
+type WellFormedString = string & { isWellFormed(): boolean };
+
 function pathOf(error: unknown): string {
   if (error && typeof error === 'object' && 'path' in error && typeof error.path === 'string') return error.path;
   return '';
+}
+
+/** The serializer's reason, with what to do where devalue's own words would not say it. */
+function explain(error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  if (/Promise or thenable/.test(reason)) return 'a Promise cannot be stored (await it, and store its value)';
+  if (/non-POJO/.test(reason)) return `${reason} (class instances and Errors: store a plain object with their data instead)`;
+  return reason;
 }
 
 function describePath(path: string): string {
@@ -42,8 +53,14 @@ export function encodeValue(serializer: Serializer, value: unknown, what: string
     text = serializer.serialize(value);
   } catch (error) {
     const path = pathOf(error);
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new SerializationError(`Cannot store the ${what}: ${reason} at ${describePath(path)}.`, path, { cause: error });
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      throw new SerializationError(`Cannot store the ${what}: it is nested too deeply to serialize (${error.message}). Flatten the value or store it elsewhere.`, path, { cause: error });
+    }
+    if (error instanceof Error && !('path' in error)) {
+      // Not a refusal with a path: a getter inside the value threw, or a custom serializer failed.
+      throw new SerializationError(`Cannot store the ${what}: serializing it threw: ${error.message}`, path, { cause: error });
+    }
+    throw new SerializationError(`Cannot store the ${what}: ${explain(error)} at ${describePath(path)}.`, path, { cause: error });
   }
   if (typeof text !== 'string') {
     throw new SerializationError(`Cannot store the ${what}: the serializer returned ${typeof text}, not text.`, '');
@@ -58,6 +75,10 @@ export function encodeValue(serializer: Serializer, value: unknown, what: string
   }
   if (text.includes('\u0000')) {
     throw new SerializationError(`Cannot store the ${what}: the serializer produced a NUL character, which databases cannot hold.`, '');
+  }
+  if (!(text as WellFormedString).isWellFormed()) {
+    // Drivers encode text as UTF-8: PostgreSQL would store U+FFFD, SQLite invalid bytes that read back as U+FFFD.
+    throw new SerializationError(`Cannot store the ${what}: the serializer produced a lone surrogate (broken UTF-16), which databases cannot store faithfully (it would read back as U+FFFD).`, '');
   }
   return text;
 }

@@ -133,8 +133,6 @@ export interface RunUpdate {
 export interface CommitRequest {
   runId: string;
   lease: Lease;
-  /** The lease is renewed to now + leaseMs by every commit that does not release it. */
-  leaseMs: number;
   run?: RunUpdate;
   steps?: StepWrite[];
   events?: EventWrite[];

@@ -145,7 +145,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         const store = await storage(true);
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('fence'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [] }, 100);
-        const stale: CommitRequest = { runId: 'run-fence', lease: { owner: 'w1', epoch: 2 }, leaseMs: 1000, steps: [row('s', 'completed', '"x"')], events: [{ seq: 1, type: 'step_completed', node: 's', attempt: 1, detail: null }] };
+        const stale: CommitRequest = { runId: 'run-fence', lease: { owner: 'w1', epoch: 2 }, steps: [row('s', 'completed', '"x"')], events: [{ seq: 1, type: 'step_completed', node: 's', attempt: 1, detail: null }] };
         await expect(store.commit(stale, 150)).rejects.toBeInstanceOf(LeaseLostError);
         await expect(store.commit({ ...stale, lease: { owner: 'w2', epoch: 1 } }, 150)).rejects.toBeInstanceOf(LeaseLostError);
         expect((await store.listSteps('run-fence'))[0]!.status).toBe('running');
@@ -165,7 +165,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('twice'), owner: 'w1', leaseMs: 1000, steps: [row('s', 'running')], events: [] }, 100);
         const lease = { owner: 'w1', epoch: 1 };
-        const complete: CommitRequest = { runId: 'run-twice', lease, leaseMs: 1000, steps: [row('s', 'completed', '"first"')], events: [{ seq: 1, type: 'step_completed', node: 's', attempt: 1, detail: null }] };
+        const complete: CommitRequest = { runId: 'run-twice', lease, steps: [row('s', 'completed', '"first"')], events: [{ seq: 1, type: 'step_completed', node: 's', attempt: 1, detail: null }] };
         await store.commit(complete, 150);
         await store.commit({ ...complete, steps: [row('s', 'completed', '"second"')] }, 160);
         await store.commit({ ...complete, steps: [row('s', 'running')] }, 170);
@@ -174,7 +174,7 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         expect(steps[0]).toMatchObject({ status: 'completed', output: '"first"', finishedAt: 2 });
         expect(await store.listEvents('run-twice')).toHaveLength(1);
         // A release that landed is recognised when retried.
-        const finish: CommitRequest = { runId: 'run-twice', lease, leaseMs: 1000, run: { status: 'completed', output: '"done"', release: true } };
+        const finish: CommitRequest = { runId: 'run-twice', lease, run: { status: 'completed', output: '"done"', release: true } };
         await store.commit(finish, 180);
         await expect(store.commit(finish, 190)).rejects.toBeInstanceOf(LeaseLostError);
         expect(await store.getRun('run-twice')).toMatchObject({ status: 'completed', output: '"done"', leaseOwner: null });
@@ -185,16 +185,16 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         cleanups.push(() => store.close());
         await store.createRun({ run: newRun('claim'), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
         const lease = { owner: 'w1', epoch: 1 };
-        await store.commit({ runId: 'run-claim', lease, leaseMs: 1000, run: { status: 'waiting', wakeAt: 5000, release: true } }, 200);
+        await store.commit({ runId: 'run-claim', lease, run: { status: 'waiting', wakeAt: 5000, release: true } }, 200);
         expect(await store.claimRun('run-claim', 'w2', 1000, 4999)).toBeUndefined();
         const early = await store.claimRun('run-claim', 'w2', 1000, 300, { ignoreWakeAt: true });
         expect(early?.run).toMatchObject({ status: 'running', leaseOwner: 'w2', leaseEpoch: 2, wakeAt: null });
         // Not even its own holder can claim a live lease again: two claim paths in one process never both win.
         expect(await store.claimRun('run-claim', 'w2', 1000, 400, { ignoreWakeAt: true, includeFailed: true })).toBeUndefined();
-        await store.commit({ runId: 'run-claim', lease: early!.lease, leaseMs: 1000, run: { status: 'failed', error: '{}', release: true } }, 400);
+        await store.commit({ runId: 'run-claim', lease: early!.lease, run: { status: 'failed', error: '{}', release: true } }, 400);
         expect(await store.claimRun('run-claim', 'w3', 1000, 500)).toBeUndefined();
         expect((await store.claimRun('run-claim', 'w3', 1000, 500, { includeFailed: true }))?.lease).toEqual({ owner: 'w3', epoch: 3 });
-        await store.commit({ runId: 'run-claim', lease: { owner: 'w3', epoch: 3 }, leaseMs: 1000, run: { status: 'completed', release: true } }, 600);
+        await store.commit({ runId: 'run-claim', lease: { owner: 'w3', epoch: 3 }, run: { status: 'completed', release: true } }, 600);
         expect(await store.claimRun('run-claim', 'w4', 1000, 10_000, { includeFailed: true, ignoreWakeAt: true })).toBeUndefined();
       });
 
@@ -204,9 +204,9 @@ export function storageConformance(name: string, options: ConformanceOptions): v
         await store.createRun({ run: newRun('parent'), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
         await store.createRun({ run: { ...newRun('child'), parentRunId: 'run-parent', parentNode: 'sub' }, owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
         // The child finishes while the parent is still running: its wake finds no waiting parent.
-        await store.commit({ runId: 'run-child', lease: { owner: 'w1', epoch: 1 }, leaseMs: 1000, run: { status: 'completed', output: '[1]', release: true }, wakeParent: 'run-parent' }, 150);
+        await store.commit({ runId: 'run-child', lease: { owner: 'w1', epoch: 1 }, run: { status: 'completed', output: '[1]', release: true }, wakeParent: 'run-parent' }, 150);
         expect((await store.getRun('run-parent'))!.wakeAt).toBeNull();
-        await store.commit({ runId: 'run-parent', lease: { owner: 'w1', epoch: 1 }, leaseMs: 1000, run: { status: 'waiting', wakeAt: null, release: true }, wakeIfFinished: ['run-child'] }, 200);
+        await store.commit({ runId: 'run-parent', lease: { owner: 'w1', epoch: 1 }, run: { status: 'waiting', wakeAt: null, release: true }, wakeIfFinished: ['run-child'] }, 200);
         expect(await store.getRun('run-parent')).toMatchObject({ status: 'waiting', wakeAt: 200 });
         expect((await store.claimDue(['raw'], 'w2', 1000, 10, 200)).map((c) => c.run.id)).toEqual(['run-parent']);
       });
@@ -218,11 +218,11 @@ export function storageConformance(name: string, options: ConformanceOptions): v
           await store.createRun({ run: newRun(t), owner: 'w1', leaseMs: 1000, steps: [], events: [] }, 100);
         }
         const lease = { owner: 'w1', epoch: 1 };
-        await store.commit({ runId: 'run-pending', lease, leaseMs: 0, run: { status: 'pending', release: true } }, 100);
-        await store.commit({ runId: 'run-due', lease, leaseMs: 0, run: { status: 'waiting', wakeAt: 1000, release: true } }, 100);
-        await store.commit({ runId: 'run-future', lease, leaseMs: 0, run: { status: 'waiting', wakeAt: 9000, release: true } }, 100);
-        await store.commit({ runId: 'run-excluded', lease, leaseMs: 0, run: { status: 'pending', release: true } }, 100);
-        await store.commit({ runId: 'run-live', lease, leaseMs: 5000, run: {} }, 100);
+        await store.commit({ runId: 'run-pending', lease, run: { status: 'pending', release: true } }, 100);
+        await store.commit({ runId: 'run-due', lease, run: { status: 'waiting', wakeAt: 1000, release: true } }, 100);
+        await store.commit({ runId: 'run-future', lease, run: { status: 'waiting', wakeAt: 9000, release: true } }, 100);
+        await store.commit({ runId: 'run-excluded', lease, run: { status: 'pending', release: true } }, 100);
+        await store.renewLease('run-live', lease, 5000, 100);
         expect(await store.claimDue(['unknown'], 'w2', 1000, 10, 2000)).toEqual([]);
         const one = await store.claimDue(['raw'], 'w2', 1000, 1, 2000, ['run-excluded']);
         expect(one).toHaveLength(1);

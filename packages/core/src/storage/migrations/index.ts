@@ -5,9 +5,13 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial';
+import { liveRunsIndex } from './0002-live-runs-index';
+
+export { LIVE_STATUSES } from './0002-live-runs-index';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initial,
+  '0002-live-runs-index': liveRunsIndex,
 });
 
 export const migrationProvider: MigrationProvider = {
