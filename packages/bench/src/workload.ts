@@ -1,4 +1,7 @@
-/** Workload W: three sequential no-op steps, each returning a small object. */
+/**
+ * The bench's workflows. Workload W: three sequential no-op steps, each returning a small object.
+ * ParkingW (memory part): one step that fails once and retries after an hour, so its run parks.
+ */
 import { Step, Workflow, type Logger } from '@cairn/core';
 
 export const STEPS = ['first', 'second', 'third'] as const;
@@ -21,6 +24,17 @@ export class WorkloadW {
   @Step()
   async third() {
     return stepOutput(3);
+  }
+}
+
+/** How long a ParkingW run stays parked: far beyond any measurement, and far beyond parkAfterMs. */
+export const PARK_BACKOFF = '1h';
+
+@Workflow({ name: 'bench-park', version: 1 })
+export class ParkingW {
+  @Step({ retries: 1, backoff: { type: 'fixed', min: PARK_BACKOFF } })
+  async flaky() {
+    throw new Error('transient failure: retry in an hour');
   }
 }
 
