@@ -25,6 +25,7 @@ import { PostgresStorage } from '@cairn/storage-postgres';
 import { SqliteStorage } from '@cairn/storage-sqlite';
 import { analyzeTables, fillFinishedRuns, postgresTarget, sqliteTarget, type FillResult, type SqlTarget } from './fill';
 import { latency, nextTrackingId, type Latency } from './measure';
+import { observePool, observeSqlite } from './observe';
 import { StatementCounter, type StatementProfile } from './profile';
 import { fmt, markdown, progress } from './report';
 import { WorkloadW, silentLogger } from './workload';
@@ -58,8 +59,6 @@ interface ClaimBackend {
   close(): Promise<void>;
 }
 
-type QueryFn = (...args: unknown[]) => unknown;
-
 function postgresBackend(url: string): ClaimBackend {
   const pools: pg.Pool[] = [];
   const explainer = new pg.Client({ connectionString: url });
@@ -71,20 +70,9 @@ function postgresBackend(url: string): ClaimBackend {
     storage() {
       const pool = new pg.Pool({ connectionString: url, max: 10 });
       pools.push(pool);
-      pool.on('connect', (client) => {
-        const target = client as unknown as { query: QueryFn };
-        const original = target.query.bind(client) as QueryFn;
-        target.query = (...args: unknown[]) => {
-          const [first, second] = args;
-          const sql = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
-          const params = typeof first === 'string' ? second : (first as { values?: unknown } | undefined)?.values;
-          backend.capture?.push({ sql, params: Array.isArray(params) ? (params as unknown[]) : [] });
-          const timing = backend.timing;
-          const t0 = performance.now();
-          const result = original(...args);
-          if (timing && result instanceof Promise) return result.finally(() => timing.record(sql, performance.now() - t0));
-          return result;
-        };
+      observePool(pool, (sql, params, ms) => {
+        backend.capture?.push({ sql, params });
+        backend.timing?.record(sql, ms);
       });
       return new PostgresStorage({ pool, schema: SCHEMA });
     },
@@ -116,23 +104,10 @@ function sqliteBackend(filename: string): ClaimBackend {
     timing: undefined,
     storage() {
       const db = new Database(filename);
-      const prepare = db.prepare.bind(db);
-      db.prepare = ((source: string) => {
-        const statement = prepare(source) as unknown as Record<string, QueryFn>;
-        for (const method of ['run', 'all', 'get', 'iterate']) {
-          const original = statement[method]!.bind(statement);
-          statement[method] = (...args: unknown[]) => {
-            backend.capture?.push({ sql: source, params: args.flat() });
-            const t0 = performance.now();
-            try {
-              return original(...args);
-            } finally {
-              backend.timing?.record(source, performance.now() - t0);
-            }
-          };
-        }
-        return statement;
-      }) as unknown as typeof db.prepare;
+      observeSqlite(db, (sql, params, ms) => {
+        backend.capture?.push({ sql, params });
+        backend.timing?.record(sql, ms);
+      });
       return new SqliteStorage({ database: db, synchronous: 'NORMAL' });
     },
     async explain(statement) {

@@ -9,6 +9,7 @@ import { Runner } from '@cairn/core';
 import { PostgresStorage } from '@cairn/storage-postgres';
 import { SqliteStorage } from '@cairn/storage-sqlite';
 import { concurrent, sequential, type RunFn } from './measure';
+import { observePool, observeSqlite } from './observe';
 import { fmt, markdown } from './report';
 import { WorkloadW, silentLogger } from './workload';
 
@@ -49,25 +50,11 @@ export class StatementCounter {
   }
 }
 
-type QueryFn = (...args: unknown[]) => unknown;
-
 /** Cairn on a pg Pool whose clients count and time every statement. */
 export async function profilePostgres(url: string, runs: number, concurrency: number): Promise<StatementProfile> {
   const counter = new StatementCounter();
   const pool = new pg.Pool({ connectionString: url, max: 10 });
-  pool.on('connect', (client) => {
-    const target = client as unknown as { query: QueryFn };
-    const original = target.query.bind(client) as QueryFn;
-    target.query = (...args: unknown[]) => {
-      const first = args[0];
-      const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
-      const t0 = performance.now();
-      const result = original(...args);
-      if (result instanceof Promise) return result.finally(() => counter.record(text, performance.now() - t0));
-      counter.record(text, 0);
-      return result;
-    };
-  });
+  observePool(pool, (sql, _params, ms) => counter.record(sql, ms));
   const runner = new Runner({ storage: new PostgresStorage({ pool, schema: 'cairn' }), workflows: [WorkloadW], logger: silentLogger });
   const run: RunFn = (trackingId, input) => runner.run(WorkloadW, input, trackingId);
   await concurrent(run, 50, concurrency, 'profile-pg-warm');
@@ -85,22 +72,7 @@ export async function profilePostgres(url: string, runs: number, concurrency: nu
 export async function profileSqlite(filename: string, runs: number): Promise<StatementProfile> {
   const counter = new StatementCounter();
   const db = new Database(filename);
-  const prepare = db.prepare.bind(db);
-  db.prepare = ((source: string) => {
-    const statement = prepare(source) as unknown as Record<string, QueryFn>;
-    for (const method of ['run', 'all', 'get', 'iterate']) {
-      const original = statement[method]!.bind(statement);
-      statement[method] = (...args: unknown[]) => {
-        const t0 = performance.now();
-        try {
-          return original(...args);
-        } finally {
-          counter.record(source, performance.now() - t0);
-        }
-      };
-    }
-    return statement;
-  }) as unknown as typeof db.prepare;
+  observeSqlite(db, (sql, _params, ms) => counter.record(sql, ms));
   const runner = new Runner({ storage: new SqliteStorage({ database: db, synchronous: 'NORMAL' }), workflows: [WorkloadW], logger: silentLogger });
   await runner.migrate();
   const run: RunFn = (trackingId, input) => runner.run(WorkloadW, input, trackingId);

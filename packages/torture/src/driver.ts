@@ -23,6 +23,7 @@ import { Fleet, type WorkerProcess } from './fleet';
 import { readExecutions, readStorageLines } from './ledger';
 import { verify, type ChaosLog, type Verdict, type ZombieRecord } from './verify';
 import { Torture, TortureChild, trackingIdOf } from './workflow';
+import type { WorkerSettings } from './worker';
 
 /** The server the PostgreSQL run uses: it must be ours to restart. */
 export interface PostgresServer {
@@ -31,20 +32,11 @@ export interface PostgresServer {
   restart(): void;
 }
 
-export interface TortureOptions {
-  backend: 'postgres' | 'sqlite';
+/** The driver's parameters; those it passes on to every worker come from WorkerSettings. */
+export interface TortureOptions extends Omit<WorkerSettings, 'tag' | 'dir' | 'target'> {
   runs: number;
   /** Worker processes (kept at this number: a killed one is replaced). */
   workers: number;
-  /** Runs each worker executes at once. */
-  concurrency: number;
-  leaseMs: number;
-  pollMs: number;
-  /** PostgreSQL pool size per worker. */
-  poolSize: number;
-  stepMs: [number, number];
-  slowChance: number;
-  slowMs: [number, number];
   /** Unfinished runs enqueued at any time. */
   window: number;
   kills: {

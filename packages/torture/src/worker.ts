@@ -23,7 +23,9 @@ export interface WorkerSettings {
   target: string;
   leaseMs: number;
   pollMs: number;
+  /** Runs each worker executes at once. */
   concurrency: number;
+  /** PostgreSQL pool size per worker. */
   poolSize: number;
   stepMs: [number, number];
   slowChance: number;
