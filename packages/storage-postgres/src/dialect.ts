@@ -259,7 +259,8 @@ function createRunStatement(pool: pg.Pool, schema: string, databaseClock: boolea
         null, ${now}, ${now}
       from r
       on conflict (workflow_name, tracking_id) do nothing
-      returning *
+      -- The columns by name: a named statement's result type must not change when a migration adds one.
+      returning id, workflow_name, workflow_version, graph_hash, tracking_id, status, input, output, error, parent_run_id, parent_node, lease_owner, lease_epoch, lease_expires_at, wake_at, created_at, updated_at
     ), written_steps as (
       insert into ${table('cairn_steps')} (run_id, name, status, attempts, output, error, child_run_id, wake_at, started_at, finished_at)
       select s.* from unnest($12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[])
@@ -273,7 +274,7 @@ function createRunStatement(pool: pg.Pool, schema: string, databaseClock: boolea
     ), woken as (
       select pg_notify($28, '') where exists (select 1 from inserted where lease_owner is null)
     )
-    select inserted.*, (select count(*) from woken) as woken from inserted`;
+    select inserted.id, inserted.workflow_name, inserted.workflow_version, inserted.graph_hash, inserted.tracking_id, inserted.status, inserted.input, inserted.output, inserted.error, inserted.parent_run_id, inserted.parent_node, inserted.lease_owner, inserted.lease_epoch, inserted.lease_expires_at, inserted.wake_at, inserted.created_at, inserted.updated_at, (select count(*) from woken) as woken from inserted`;
   const name = named('start', text);
   return async (starts: readonly GroupedStart[]): Promise<ReadonlyMap<string, RunsTable>> => {
     const v: unknown[][] = Array.from({ length: 27 }, () => []);

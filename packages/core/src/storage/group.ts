@@ -1,8 +1,8 @@
 /**
  * group — group commit. Work submitted while a flush is in flight waits for the next one and
  * shares it, so concurrent runs pay one transaction (one fsync, a few statements) between them; a
- * lone item is flushed at once, never delayed. A batch holds at most one item per key, so the
- * writes of one run stay in order.
+ * lone item is flushed at once, never delayed. At most one item per key is in flight (in a batch
+ * or in any flush under way), so the writes of one run stay in order.
  */
 export interface GroupOptions<T, R> {
   /** Flushes in flight at once. */
@@ -28,6 +28,8 @@ interface Entry<T, R> {
 export class Group<T, R> {
   private queue: Entry<T, R>[] = [];
   private inFlight = 0;
+  /** Keys of the items in flushes under way: their next item waits, so one key's writes stay in order. */
+  private readonly busy = new Set<string>();
 
   constructor(private readonly options: GroupOptions<T, R>) {}
 
@@ -41,8 +43,12 @@ export class Group<T, R> {
   private pump(): void {
     while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
       const batch = this.take();
+      if (batch.length === 0) return;
+      const keys = batch.map((entry) => this.options.key(entry.item));
+      for (const key of keys) this.busy.add(key);
       this.inFlight += 1;
       void this.flush(batch).finally(() => {
+        for (const key of keys) this.busy.delete(key);
         this.inFlight -= 1;
         this.pump();
       });
@@ -55,7 +61,7 @@ export class Group<T, R> {
     const rest: Entry<T, R>[] = [];
     for (const entry of this.queue) {
       const key = this.options.key(entry.item);
-      if (batch.length < this.options.maxBatch && !keys.has(key)) {
+      if (batch.length < this.options.maxBatch && !keys.has(key) && !this.busy.has(key)) {
         keys.add(key);
         batch.push(entry);
       } else {

@@ -216,7 +216,7 @@ export class KyselyStorage implements Storage {
         batch.map(async ({ request }) => {
           if (held.has(request.runId)) return undefined;
           // A retried statement whose first try landed: the release already took effect.
-          if (attempt > 1 && request.run?.release === true && (await this.releasedBy(this.db, request.runId, request.lease))) return undefined;
+          if (attempt > 1 && request.run?.release === true && (await this.transient('check a release', () => this.releasedBy(this.db, request.runId, request.lease)))) return undefined;
           return lostLease(request);
         }),
       );

@@ -12,7 +12,8 @@ export const LIVE_STATUSES = sql<boolean>`status in ('pending', 'running', 'wait
 
 export const liveRunsIndex: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema.createIndex('cairn_runs_live_idx').on('cairn_runs').column('workflow_name').where(LIVE_STATUSES).execute();
+    // if not exists: on a large PostgreSQL table, operators may build it first with CREATE INDEX CONCURRENTLY.
+    await db.schema.createIndex('cairn_runs_live_idx').ifNotExists().on('cairn_runs').column('workflow_name').where(LIVE_STATUSES).execute();
   },
   async down(db: Kysely<unknown>) {
     await db.schema.dropIndex('cairn_runs_live_idx').execute();
